@@ -1,0 +1,58 @@
+-- proto/batch.sql: the SQLite batch that flowd writes, shipd uploads and
+-- ingestd loads.  Schema version 1 (meta key schema_version and
+-- PRAGMA user_version).  Change it only with a new version number and a
+-- note in proto/PROTOCOL.md; ingestd refuses versions it does not know.
+
+PRAGMA user_version = 1;
+
+-- One row per fact about the batch.  Keys are documented in PROTOCOL.md:
+-- batch_id, client_id, schema_version, os, software, host_id, first_us,
+-- last_us, flows, flows_labelled, packets, and the producers' counters
+-- (capd_received, capd_kernel_drops, capd_buffer_drops, capd_malformed,
+-- sockd_buffer_drops, ...).
+CREATE TABLE meta (
+	key		TEXT PRIMARY KEY NOT NULL,
+	value		TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- One row per flow that has packets in this batch.  flow_id is unique per
+-- client across batches.  A flow still open when the batch closed has
+-- ended = 0 and end_reason 'open'; its later rows (in later batches) carry
+-- the totals so far, the last one the final totals.
+CREATE TABLE flows (
+	flow_id		INTEGER PRIMARY KEY NOT NULL,
+	start_us	INTEGER NOT NULL,
+	end_us		INTEGER NOT NULL,
+	ip_version	INTEGER NOT NULL CHECK (ip_version IN (4, 6)),
+	protocol	INTEGER NOT NULL CHECK (protocol BETWEEN 0 AND 255),
+	local_ip	TEXT NOT NULL,
+	local_port	INTEGER NOT NULL CHECK (local_port BETWEEN 0 AND 65535),
+	remote_ip	TEXT NOT NULL,
+	remote_port	INTEGER NOT NULL CHECK (remote_port BETWEEN 0 AND 65535),
+	packets_out	INTEGER NOT NULL,
+	packets_in	INTEGER NOT NULL,
+	bytes_out	INTEGER NOT NULL,
+	bytes_in	INTEGER NOT NULL,
+	app		TEXT,
+	pid		INTEGER,
+	uid		INTEGER,
+	exe		TEXT,
+	label_source	TEXT NOT NULL,	-- event, lookup, dump, destroy, none
+	label_delay_us	INTEGER,	-- first packet to label; NULL if none
+	end_reason	TEXT NOT NULL,	-- closed, fin, rst, idle, shutdown, open
+	ended		INTEGER NOT NULL CHECK (ended IN (0, 1)),
+	first_seq	INTEGER NOT NULL,	-- seq of its first packet here
+	iface		TEXT
+);
+
+-- One row per packet, in the order seen.  seq counts from 0 per flow and
+-- goes on across batches.
+CREATE TABLE packets (
+	flow_id		INTEGER NOT NULL,
+	seq		INTEGER NOT NULL,
+	direction	INTEGER NOT NULL CHECK (direction IN (0, 1)),
+	size		INTEGER NOT NULL,
+	tcp_flags	INTEGER NOT NULL CHECK (tcp_flags BETWEEN 0 AND 255),
+	rel_us		INTEGER NOT NULL,
+	PRIMARY KEY (flow_id, seq)
+) WITHOUT ROWID;

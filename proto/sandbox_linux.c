@@ -1,0 +1,213 @@
+/*
+ * sandbox_linux.c: the Linux part of giving up privilege, for every
+ * stage.  Capabilities with libcap-ng around priv_drop()'s change of
+ * user, then no_new_privs, then a libseccomp allow-list as the very
+ * last step (sandbox_enter), after which any other system call kills
+ * the process.  Each stage names what it needs on top of the base list
+ * below; it trusts those lists, written by us, and nothing else.
+ *
+ * VBS_SECCOMP_LOG=1 in the environment turns the kill into a kernel
+ * audit log line (see dmesg or journalctl -k): for finding a missing
+ * system call, never for production.
+ */
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cap-ng.h>
+#include <seccomp.h>
+
+#include "proto.h"
+
+/* Highest capability number libcap-ng or the kernel may know. */
+#define CAP_SCAN_MAX	63
+
+static int
+cap_kept(const int *keep, int cap)
+{
+	for (; keep != NULL && *keep != -1; keep++)
+		if (*keep == cap)
+			return 1;
+	return 0;
+}
+
+/*
+ * Before the user changes: check the list, shrink the bounding set
+ * while CAP_SETPCAP is still ours, and ask the kernel to keep the
+ * permitted set across setresuid() when there is something to keep.
+ */
+void
+sandbox_priv_prepare(const struct priv_spec *spec)
+{
+	const int	*c;
+
+	for (c = spec->keep_caps; c != NULL && *c != -1; c++) {
+		if (*c < 0 || *c > CAP_SCAN_MAX ||
+		    capng_capability_to_name((unsigned)*c) == NULL)
+			fatalx("unknown capability %d", *c);
+		if (*c == CAP_SETUID || *c == CAP_SETGID || *c == CAP_SETPCAP)
+			fatalx("refusing to keep %s: it undoes the drop",
+			    capng_capability_to_name((unsigned)*c));
+	}
+	if (capng_get_caps_process() == -1)
+		fatal("capng_get_caps_process");
+	if (capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP)) {
+		capng_clear(CAPNG_SELECT_BOUNDS);
+		for (c = spec->keep_caps; c != NULL && *c != -1; c++)
+			if (capng_update(CAPNG_ADD, CAPNG_BOUNDING_SET,
+			    (unsigned)*c) == -1)
+				fatalx("capng_update bounding %d", *c);
+		if (capng_apply(CAPNG_SELECT_BOUNDS) != 0)
+			fatalx("cannot clear the capability bounding set");
+	}
+	if (spec->keep_caps != NULL && spec->keep_caps[0] != -1 &&
+	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_KEEPCAPS");
+}
+
+/*
+ * After the user changed: exactly the kept capabilities, effective and
+ * permitted, none inheritable or ambient; checked, then no_new_privs.
+ */
+void
+sandbox_priv_finish(const struct priv_spec *spec)
+{
+	const int	*c;
+	int		 cap, want, eff, prm;
+
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_KEEPCAPS");
+	capng_clear(CAPNG_SELECT_CAPS);
+	for (c = spec->keep_caps; c != NULL && *c != -1; c++)
+		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+		    (unsigned)*c) == -1)
+			fatalx("capng_update %d", *c);
+	if (capng_apply(CAPNG_SELECT_CAPS) != 0)
+		fatalx("cannot set capabilities: were they permitted before "
+		    "the change of user?");
+
+	if (capng_get_caps_process() == -1)
+		fatal("capng_get_caps_process");
+	for (cap = 0; cap <= CAP_SCAN_MAX; cap++) {
+		want = cap_kept(spec->keep_caps, cap);
+		eff = capng_have_capability(CAPNG_EFFECTIVE, (unsigned)cap);
+		prm = capng_have_capability(CAPNG_PERMITTED, (unsigned)cap);
+		if (eff != want || prm != want ||
+		    capng_have_capability(CAPNG_INHERITABLE, (unsigned)cap))
+			fatalx("capability %d is %s after the drop", cap,
+			    want ? "missing" : "still held");
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		fatal("prctl PR_CAP_AMBIENT_CLEAR_ALL");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_NO_NEW_PRIVS");
+}
+
+/*
+ * What every stage needs: memory, signals, time, its own fds and
+ * sockets it already has, and exit.  No open, no socket, no exec.
+ */
+static const char *const base_syscalls[] = {
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "close",
+	"lseek", "fstat", "newfstatat", "statx", "fcntl",
+	"brk", "munmap", "mremap", "madvise",
+	"rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack",
+	"restart_syscall",
+	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep",
+	"gettimeofday", "time",
+	"futex", "getpid", "gettid", "getppid", "getuid", "geteuid",
+	"getgid", "getegid", "getrandom", "sysinfo",
+	"poll", "ppoll", "select", "pselect6",
+	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
+	"sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown",
+	"exit", "exit_group", "tgkill",
+	NULL
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VBS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VBS_ASAN 1
+#endif
+#endif
+
+#ifdef VBS_ASAN
+/* LeakSanitizer stops the world at exit with ptrace from a clone. */
+static const char *const asan_syscalls[] = {
+	"clone", "clone3", "ptrace", "wait4", "prctl", "sched_yield",
+	"openat", "getdents64", "readlink", "mprotect", "kill",
+	NULL
+};
+#endif
+
+static void
+allow_list(scmp_filter_ctx ctx, const char *name, const char *const *list)
+{
+	int	 nr, rc;
+
+	for (; list != NULL && *list != NULL; list++) {
+		nr = seccomp_syscall_resolve_name(*list);
+		if (nr == __NR_SCMP_ERROR) {
+			log_debug("%s: seccomp: unknown system call %s "
+			    "skipped", name, *list);
+			continue;
+		}
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0)
+			fatalx("%s: seccomp: cannot allow %s: %s", name,
+			    *list, strerror(-rc));
+	}
+}
+
+/*
+ * mmap and mprotect only without PROT_EXEC: nothing loads code after
+ * the sandbox, and new executable memory is what an exploit wants.
+ */
+static void
+allow_noexec(scmp_filter_ctx ctx, const char *name, const char *sc)
+{
+	int	 rc;
+
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+	    seccomp_syscall_resolve_name(sc), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (rc < 0)
+		fatalx("%s: seccomp: cannot allow %s: %s", name, sc,
+		    strerror(-rc));
+}
+
+void
+sandbox_enter(const struct sandbox_spec *spec)
+{
+	scmp_filter_ctx	 ctx;
+	const char	*s;
+	uint32_t	 deflt = SCMP_ACT_KILL_PROCESS;
+	int		 rc;
+
+	/* Without no_new_privs a filter could be escaped through exec. */
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		fatalx("%s: sandbox_enter before priv_drop", spec->name);
+	if ((s = getenv("VBS_SECCOMP_LOG")) != NULL && strcmp(s, "1") == 0) {
+		deflt = SCMP_ACT_LOG;
+		log_warnx("%s: seccomp violations are logged, not fatal",
+		    spec->name);
+	}
+	if ((ctx = seccomp_init(deflt)) == NULL)
+		fatalx("%s: seccomp_init failed", spec->name);
+	allow_list(ctx, spec->name, base_syscalls);
+	allow_noexec(ctx, spec->name, "mmap");
+	allow_noexec(ctx, spec->name, "mprotect");
+#ifdef VBS_ASAN
+	allow_list(ctx, spec->name, asan_syscalls);
+#endif
+	allow_list(ctx, spec->name, spec->syscalls);
+	if ((rc = seccomp_load(ctx)) < 0)
+		fatalx("%s: seccomp_load: %s", spec->name, strerror(-rc));
+	seccomp_release(ctx);
+	log_debug("%s: seccomp filter loaded", spec->name);
+}

@@ -1,0 +1,63 @@
+# tests/lib.sh: helpers for the shell tests (golden, integration, bench).
+# Sourced, not run.  TAP output: "ok - name", "not ok - name",
+# "ok - name # SKIP why", diagnostics on lines starting with "#".
+
+: "${TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${O:=build/default}"
+: "${BIN:=$TOP/$O/bin}"
+case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
+
+ok()     { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; }
+skip()   { echo "ok - $1 # SKIP $2"; }
+diag()   { echo "$*" | sed 's/^/# /'; }
+
+# check NAME CMD...: ok when CMD succeeds.
+check() {
+	_n=$1; shift
+	if "$@"; then ok "$_n"; else not_ok "$_n"; fi
+}
+
+# equal NAME GOT WANT
+equal() {
+	if [ "$2" = "$3" ]; then ok "$1"
+	else not_ok "$1"; diag "got:  $2"; diag "want: $3"; fi
+}
+
+# tmpdir: a scratch directory removed at exit.
+tmpdir() {
+	_t=$(mktemp -d "${TMPDIR:-/tmp}/vbs-test.XXXXXX")
+	echo "$_t"
+}
+
+# need_root NAME: skip the rest when not root (CI runs as root).
+need_root() {
+	if [ "$(id -u)" != 0 ]; then skip "$1" "needs root"; exit 0; fi
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	_end=$(( $(date +%s) + $1 )); shift
+	while ! "$@" 2>/dev/null; do
+		[ "$(date +%s)" -ge "$_end" ] && return 1
+		sleep 0.1
+	done
+}
+
+# ensure_users: the system users the stages drop to (as `make install`
+# makes them): vbs-capd, vbs-sockd, vbs (flowd, shipd), vbs-ingest.
+ensure_users() {
+	for _u in vbs-capd vbs-sockd vbs vbs-ingest; do
+		id "$_u" >/dev/null 2>&1 && continue
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin "$_u" >/dev/null 2>&1 ||
+		    { echo "# cannot create user $_u"; return 1; }
+	done
+}
+
+# shared_pcaps: the directory of ../shared/pcaps, or "" when absent.
+shared_pcaps() {
+	if [ -n "${SHARED:-}" ] && [ -d "$SHARED/pcaps" ]; then
+		echo "$SHARED/pcaps"
+	fi
+}
