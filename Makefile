@@ -46,6 +46,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 pkglibs = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 PROGRAMS :=
+TOOLS :=
 UNIT_TESTS :=
 FUZZERS :=
 MANPAGES :=
@@ -58,8 +59,10 @@ include proto/module.mk
 -include ingestd/module.mk
 -include init/module.mk
 include tests/module.mk
+include tests/lab/module.mk
 
 BINS	:= $(addprefix $(O)/bin/,$(PROGRAMS))
+TOOLBINS := $(addprefix $(O)/bin/,$(TOOLS))
 TESTBINS := $(addprefix $(O)/tests/,$(UNIT_TESTS))
 
 .PHONY: all check sanitize fuzz bench install uninstall clean deps run \
@@ -68,7 +71,8 @@ TESTBINS := $(addprefix $(O)/tests/,$(UNIT_TESTS))
 
 all: $(BINS)
 
-tests: $(BINS) $(TESTBINS)
+# Test tools are built beside the programs but never installed.
+tests: $(BINS) $(TOOLBINS) $(TESTBINS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,7 +85,7 @@ $(O)/bin/$(1): $$(patsubst %.c,$(O)/%.o,$$($(1)_SRCS)) $(O)/libvbsproto.a
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(O)/libvbsproto.a \
 	    $$(call pkglibs,$$($(1)_PKGS) $$(PROTO_PKGS)) $$($(1)_LIBS) -lm
 endef
-$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
+$(foreach p,$(PROGRAMS) $(TOOLS),$(eval $(call program_rule,$(p))))
 
 define test_rule
 $(O)/tests/$(1): $$(patsubst %.c,$(O)/%.o,$$($(1)_SRCS)) $(O)/libvbsproto.a
@@ -100,7 +104,8 @@ DEB_PKGS = build-essential pkg-config libpcap-dev libsqlite3-dev \
 	clang libclang-rt-14-dev mandoc \
 	mariadb-server mariadb-client tcpdump tshark iproute2 sqlite3 openssl \
 	curl wget dnsutils ncat argus-client argus-server tcpreplay \
-	dnsmasq-base libnetfilter-queue-dev python3 procps psmisc
+	dnsmasq-base libnetfilter-queue-dev iptables iputils-ping python3 \
+	procps psmisc
 FREEBSD_PKGS = pkgconf libpcap sqlite3 msgpack-c mariadb-connector-c curl \
 	libmicrohttpd inih cmocka mariadb-server tcpdump wireshark-nox \
 	nmap argus-clients-sp tcpreplay
@@ -177,8 +182,26 @@ install: all
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -m 644 proto/batch.sql $(DESTDIR)$(SHAREDIR)/batch.sql
+	install -m 644 proto/vbs.conf.example $(DESTDIR)$(SHAREDIR)/vbs.conf.example
 	[ -f $(DESTDIR)$(SYSCONFDIR)/vbs.conf ] || \
 	    install -m 644 proto/vbs.conf.example $(DESTDIR)$(SYSCONFDIR)/vbs.conf
+	for f in init/vbsd.service init/rc/vbsd.freebsd init/rc/vbsd.openbsd; do \
+	    sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	        $$f > $(DESTDIR)$(SHAREDIR)/$${f##*/}; done
+	@# The system users the stages drop to; packagers make them their way.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    for u in vbs-capd vbs-sockd vbs vbs-ingest; do \
+	        id $$u >/dev/null 2>&1 && continue; \
+	        if command -v useradd >/dev/null 2>&1; then \
+	            useradd --system --no-create-home --home-dir /nonexistent \
+	                --shell /usr/sbin/nologin $$u; \
+	        elif command -v pw >/dev/null 2>&1; then \
+	            pw useradd $$u -d /nonexistent -s /usr/sbin/nologin; \
+	        else \
+	            useradd -d /nonexistent -s /sbin/nologin $$u; \
+	        fi && echo "install: created user $$u"; \
+	    done; \
+	fi
 
 uninstall:
 	for p in $(PROGRAMS); do \

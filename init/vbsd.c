@@ -1,0 +1,302 @@
+/*
+ * vbsd.c: the master.  Runs as root: reads vbs.conf, makes the runtime
+ * and data directories with their owners, makes the socket pairs between
+ * capd and flowd and between sockd and flowd and keeps its own copies
+ * (so a restarted flowd finds what the producers wrote meanwhile), starts
+ * the stages, restarts the ones that die, and obeys vbsctl.  One poll
+ * loop over a self-pipe for signals, the control socket and the stages'
+ * readiness pipes; no threads.  SIGTERM or "vbsctl shutdown" stop the
+ * stages in order: capd and sockd, then flowd (which writes every open
+ * flow), then shipd (one last upload), then vbsd.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vbsd.h"
+
+static int	sigpipe_fds[2] = { -1, -1 };
+
+static void
+on_signal(int sig)
+{
+	int		saved = errno;
+	unsigned char	c = (unsigned char)sig;
+
+	(void)!write(sigpipe_fds[1], &c, 1);
+	errno = saved;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: vbsd [-dnv] [-f config]\n");
+	exit(EXIT_USAGE);
+}
+
+/* mkdir -p of one level with owner and mode, fixing them if it exists. */
+static void
+make_dir(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct stat	sb;
+
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+	if (lstat(path, &sb) == -1)
+		fatal("stat %s", path);
+	if (!S_ISDIR(sb.st_mode))
+		fatalx("%s exists and is not a directory", path);
+	if (chown(path, uid, gid) == -1 || chmod(path, mode) == -1)
+		fatal("set owner and mode of %s", path);
+}
+
+static void
+make_dirs(struct vbsd *v)
+{
+	const char	*user = conf_str(v->conf, "vbsd", "user");
+	struct passwd	*pw;
+	const char	*dirs[] = {
+		conf_str(v->conf, "flowd", "outbox"),
+		conf_str(v->conf, "flowd", "work_dir"),
+	};
+	const char	*chroot_dir = conf_str(v->conf, "capd", "chroot");
+	size_t		 i;
+
+	if ((pw = getpwnam(user)) == NULL)
+		errx(EXIT_CONFIG, "user %s does not exist (make install "
+		    "creates it)", user);
+	make_dir(conf_str(v->conf, "vbsd", "runtime_dir"), 0, 0, 0755);
+	make_dir(conf_str(v->conf, "vbsd", "data_dir"), 0, pw->pw_gid, 0750);
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		make_dir(dirs[i], pw->pw_uid, pw->pw_gid, 0750);
+	if (chroot_dir[0] != '\0')
+		make_dir(chroot_dir, 0, 0, 0755);
+}
+
+/*
+ * The socket pairs.  Their buffers are made large (root may pass the
+ * system's limit) so that a flowd restart loses nothing that fits.
+ */
+static void
+make_sockets(struct vbsd *v)
+{
+	int	sv[2], size = 8 << 20;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair capd/flowd");
+	v->cap_w = sv[0];
+	v->cap_r = sv[1];
+	setsockopt(v->cap_w, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	setsockopt(v->cap_r, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair sockd/flowd");
+	v->sock_s = sv[0];
+	v->sock_f = sv[1];
+	setsockopt(v->sock_s, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	setsockopt(v->sock_f, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+}
+
+static void
+begin_shutdown(struct vbsd *v)
+{
+	if (v->shutting_down)
+		return;
+	log_info("shutting down: capd and sockd first");
+	v->shutting_down = 1;
+	stage_stop(v, ST_CAPD);
+	stage_stop(v, ST_SOCKD);
+}
+
+/* Ordered shutdown: each phase starts when the one before is down. */
+static void
+shutdown_step(struct vbsd *v)
+{
+	if (!v->shutting_down)
+		return;
+	if (v->st[ST_CAPD].pid > 0 || v->st[ST_SOCKD].pid > 0)
+		return;
+	if (v->st[ST_FLOWD].pid > 0) {
+		if (v->st[ST_FLOWD].state != SS_STOPPING)
+			log_info("shutting down: flowd writes its open flows");
+		stage_stop(v, ST_FLOWD);
+		return;
+	}
+	if (v->st[ST_SHIPD].pid > 0) {
+		if (v->st[ST_SHIPD].state != SS_STOPPING)
+			log_info("shutting down: shipd's last upload");
+		stage_stop(v, ST_SHIPD);
+	}
+}
+
+static void
+reap(struct vbsd *v)
+{
+	pid_t	pid;
+	int	status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		stage_reaped(v, pid, status);
+}
+
+static void
+handle_signals(struct vbsd *v)
+{
+	unsigned char	buf[32];
+	ssize_t		n, i;
+	int		j;
+
+	n = read(sigpipe_fds[0], buf, sizeof(buf));
+	for (i = 0; i < n; i++) {
+		switch (buf[i]) {
+		case SIGCHLD:
+			reap(v);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			begin_shutdown(v);
+			break;
+		case SIGHUP:
+			for (j = 0; j < ST__MAX; j++)
+				if (v->st[j].pid > 0)
+					kill(v->st[j].pid, SIGHUP);
+			break;
+		}
+	}
+}
+
+static void
+loop(struct vbsd *v, int ctl)
+{
+	struct pollfd	pfd[2 + ST__MAX];
+	int		map[2 + ST__MAX];
+	int		n, i, timeout;
+	uint64_t	t;
+
+	for (;;) {
+		stage_tick(v);
+		shutdown_step(v);
+		if (v->shutting_down && stages_all_down(v))
+			return;
+		n = 0;
+		pfd[n].fd = sigpipe_fds[0];
+		pfd[n].events = POLLIN;
+		map[n++] = -1;
+		pfd[n].fd = ctl;
+		pfd[n].events = POLLIN;
+		map[n++] = -2;
+		for (i = 0; i < ST__MAX; i++) {
+			if (v->st[i].ready_fd == -1)
+				continue;
+			pfd[n].fd = v->st[i].ready_fd;
+			pfd[n].events = POLLIN;
+			map[n++] = i;
+		}
+		t = stage_next_timer(v);
+		timeout = t == UINT64_MAX ? -1 : t > 60000 ? 60000 : (int)t;
+		if (poll(pfd, (nfds_t)n, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (map[i] == -1)
+				handle_signals(v);
+			else if (map[i] == -2)
+				control_accept(v, ctl);
+			else
+				stage_ready_input(v, (enum stage_id)map[i]);
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct vbsd		 v;
+	struct sigaction	 sa;
+	char			 ebuf[512];
+	int			 ch, check = 0, ctl, i;
+	const char		*stages;
+
+	memset(&v, 0, sizeof(v));
+	v.conf_path = "/etc/vbs/vbs.conf";
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			v.foreground = 1;
+			break;
+		case 'f':
+			v.conf_path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			v.verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if ((v.conf = conf_load(v.conf_path, ebuf, sizeof(ebuf))) == NULL)
+		errx(EXIT_CONFIG, "%s", ebuf);
+	if (check) {
+		conf_print(v.conf, NULL, stdout);
+		return EXIT_OK;
+	}
+	if (geteuid() != 0)
+		errx(EXIT_USAGE, "must run as root: it starts capd and sockd");
+	log_init("vbsd", v.foreground, v.verbose);
+	stage_init(&v);
+	stages = conf_str(v.conf, "vbsd", "stages");
+	for (i = 0; i < ST__MAX; i++) {
+		char	buf[256], *tok, *save = NULL;
+
+		snprintf(buf, sizeof(buf), "%s", stages);
+		for (tok = strtok_r(buf, " ,", &save); tok != NULL;
+		    tok = strtok_r(NULL, " ,", &save))
+			if (strcmp(tok, v.st[i].name) == 0)
+				v.st[i].enabled = v.st[i].wanted = 1;
+	}
+	make_dirs(&v);
+	make_sockets(&v);
+	if (!v.foreground && daemon(0, 0) == -1)
+		err(EXIT_SYSTEM, "daemon");
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ctl = control_listen(&v);
+	v.started_us = now_us();
+	log_info("started; control socket %s",
+	    conf_str(v.conf, "vbsd", "control_socket"));
+	loop(&v, ctl);
+	unlink(conf_str(v.conf, "vbsd", "control_socket"));
+	log_info("all stages down; exiting");
+	conf_free(v.conf);
+	return EXIT_OK;
+}
