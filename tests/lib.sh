@@ -61,3 +61,18 @@ shared_pcaps() {
 		echo "$SHARED/pcaps"
 	fi
 }
+
+# ns_pair A B VA VB NET4 NET6: two network namespaces A and B joined by a
+# veth pair VA (in A, host .1) and VB (in B, host .2), with NET4.1/24,
+# NET4.2/24 and NET6::1/64, NET6::2/64 (no DAD), loopback up in both.
+# NET4 is like 198.18.9, NET6 like fd00:9.  The caller deletes them.
+ns_pair() {
+	ip netns add "$1" && ip netns add "$2" &&
+	ip link add "$3" netns "$1" type veth peer name "$4" netns "$2" &&
+	ip -n "$1" addr add "$5.1/24" dev "$3" &&
+	ip -n "$2" addr add "$5.2/24" dev "$4" &&
+	ip -n "$1" addr add "$6::1/64" dev "$3" nodad &&
+	ip -n "$2" addr add "$6::2/64" dev "$4" nodad &&
+	ip -n "$1" link set "$3" up && ip -n "$2" link set "$4" up &&
+	ip -n "$1" link set lo up && ip -n "$2" link set lo up
+}
