@@ -6,19 +6,34 @@
 PRAGMA user_version = 1;
 
 -- One row per fact about the batch.  Keys are documented in PROTOCOL.md:
--- batch_id, client_id, schema_version, os, software, host_id, first_us,
--- last_us, flows, flows_labelled, packets, and the producers' counters
--- (capd_received, capd_kernel_drops, capd_buffer_drops, capd_malformed,
--- sockd_buffer_drops, ...).
+-- batch_id, client_id, schema_version, os, software, privacy (the address
+-- policy), mode (live or replay), batch_seq, recovered (1: a working
+-- batch recovered after flowd died), first_us, last_us (packet times),
+-- packets, flows (rows), flows_ended, flows_labelled, labelled_share
+-- (flows_labelled / flows_ended, 4 decimals), flowd's cumulative
+-- counters (flowd_packets, flowd_flows, flowd_flows_evicted,
+-- flowd_excluded_flows, flowd_lookups, flowd_lost_batches, ...), and the
+-- producers' last counters as capd_NAME and sockd_NAME (capd_received,
+-- capd_kernel_drops, capd_buffer_drops, capd_malformed, ...).
 CREATE TABLE meta (
 	key		TEXT PRIMARY KEY NOT NULL,
 	value		TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- One row per flow that has packets in this batch.  flow_id is unique per
--- client across batches.  A flow still open when the batch closed has
--- ended = 0 and end_reason 'open'; its later rows (in later batches) carry
--- the totals so far, the last one the final totals.
+-- One row per flow that has packets in this batch, or that ended while
+-- this batch was open.  flow_id is unique per client across batches.  A
+-- flow still open when the batch closed has ended = 0 and end_reason
+-- 'open'; every row carries the flow's totals so far (cumulative, not
+-- per batch), and the flow's one row with ended = 1 (in the batch open
+-- when it ended, possibly with no packets there: first_seq = its packet
+-- count) has the final totals and label.  A loader keeps, per flow_id,
+-- the row with ended = 1, or else the one with the largest end_us.
+-- first_seq is the seq of the flow's first packet in this batch.
+-- end_reason: closed (socket closed), fin (FIN both ways), rst, idle,
+-- shutdown, eof (end of replayed input), evicted (flow table full),
+-- restart (flowd died; the row was recovered), open (ended = 0).
+-- label_source: event, lookup, dump, destroy, none; app, pid, uid, exe
+-- and label_delay_us are NULL when none.
 CREATE TABLE flows (
 	flow_id		INTEGER PRIMARY KEY NOT NULL,
 	start_us	INTEGER NOT NULL,
@@ -46,13 +61,14 @@ CREATE TABLE flows (
 );
 
 -- One row per packet, in the order seen.  seq counts from 0 per flow and
--- goes on across batches.
+-- goes on across batches; (flow_id, seq) is unique across all batches of
+-- a client.  No index enforces it here: rows are appended in time order
+-- (the cheapest insert SQLite has), and the server's table keys on it.
 CREATE TABLE packets (
 	flow_id		INTEGER NOT NULL,
 	seq		INTEGER NOT NULL,
 	direction	INTEGER NOT NULL CHECK (direction IN (0, 1)),
 	size		INTEGER NOT NULL,
 	tcp_flags	INTEGER NOT NULL CHECK (tcp_flags BETWEEN 0 AND 255),
-	rel_us		INTEGER NOT NULL,
-	PRIMARY KEY (flow_id, seq)
-) WITHOUT ROWID;
+	rel_us		INTEGER NOT NULL
+);

@@ -1,0 +1,819 @@
+/*
+ * batch.c: flowd's SQLite batch writer.  Runs in flowd and trusts only
+ * its own work directory; what it writes is the contract of
+ * proto/batch.sql, read by shipd and ingestd.
+ *
+ * Packets go into the working batch (WORK_DIR/flowd-current.sqlite) as
+ * they arrive, through prepared statements, many rows per transaction.
+ * Each commit also rewrites the row of every flow that got packets since
+ * the last one, so a committed batch always has a row for each of its
+ * packets.  When the batch passes batch_size bytes, or batch_age after
+ * its first row, it gets its open flows' rows (ended = 0), its meta
+ * table, a last commit, a checkpoint back to a plain rollback-journal
+ * file and an fsync, and is renamed into the outbox as BATCH_ID.sqlite.
+ *
+ * kill -9 at any instant: the outbox only ever gains whole files by
+ * rename.  At the next start a working batch left behind is opened
+ * (SQLite rolls back the unfinished transaction), its open flows are
+ * marked ended by 'restart', it gets its meta table and is published.
+ * One that fails its integrity check is moved aside and counted as lost.
+ * In replay the left-over working batch is simply removed: the replay
+ * produces it again, and batches already in the outbox are not written
+ * twice (same input, same batch ids, same bytes).
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "flowd.h"
+
+#define WORK_NAME	"flowd-current.sqlite"
+#define COMMIT_ROWS	16384		/* rows per transaction */
+#define COMMIT_US	1000000ULL	/* live: at least this often */
+#define SIZE_ROWS	1024		/* rows between size checks */
+#define PKT_MULTI	64		/* packet rows per INSERT */
+
+struct batch {
+	sqlite3		*db;
+	sqlite3_stmt	*ins_pkt;
+	sqlite3_stmt	*ins_pkts;	/* PKT_MULTI rows at once */
+	int64_t		 pbuf[PKT_MULTI][6];
+	int		 npbuf;
+	sqlite3_stmt	*ins_flow;
+	sqlite3_stmt	*del_pkt;
+	sqlite3_stmt	*del_flow;
+	struct flowq	 flows;		/* flows with a row here, dirty last */
+	char		 path[PATH_MAX];
+	char		 id[160];
+	uint64_t	 seq;		/* batches closed by this run */
+	uint64_t	 rows;		/* since the last commit */
+	uint64_t	 start_us;	/* record time of the first row */
+	uint64_t	 first_us, last_us;	/* packet times */
+	uint64_t	 packets;
+	uint64_t	 flow_rows;
+	uint64_t	 ended, labelled;
+	uint64_t	 commit_mono;
+	uint64_t	 recovered;	/* counted into the next meta */
+};
+
+static void	batch_close(struct flowd *);
+static uint64_t	batch_bytes(struct batch *);
+
+static void
+dbfatal(sqlite3 *db, const char *what)
+{
+	fatalx("batch: %s: %s (%d)", what, sqlite3_errmsg(db),
+	    sqlite3_extended_errcode(db));
+}
+
+static void
+exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fatalx("batch: %s: %s", sql, msg != NULL ? msg : "?");
+}
+
+static void
+unlink_db(const char *path)
+{
+	char p[PATH_MAX + 16];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-journal", path);
+	unlink(p);
+}
+
+static int
+fsync_path(const char *path, int dir)
+{
+	int fd, rc;
+
+	if ((fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Copy for an outbox on another file system; the rename stays atomic. */
+static int
+copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out, rc = -1;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto done;
+	if (n == 0 && fsync(out) == 0)
+		rc = 0;
+done:
+	close(in);
+	if (close(out) == -1)
+		rc = -1;
+	return rc;
+}
+
+/*
+ * Move a closed, fsynced batch into the outbox under its id.  In replay
+ * a batch already there is the same batch (determinism): keep that one.
+ */
+static void
+publish(struct flowd *fd, const char *path, const char *id)
+{
+	char dst[PATH_MAX], tmp[PATH_MAX];
+
+	if (snprintf(dst, sizeof(dst), "%s/%s.sqlite", fd->conf.outbox, id) >=
+	    (int)sizeof(dst))
+		fatalx("batch: outbox path too long");
+	if (fd->conf.replay && access(dst, F_OK) == 0) {
+		unlink_db(path);
+		return;
+	}
+	/* replay skips fsync: a dead process loses nothing, see above */
+	if (!fd->conf.replay && fsync_path(path, 0) == -1)
+		fatal("batch: fsync %s", path);
+	if (rename(path, dst) == -1) {
+		if (errno != EXDEV)
+			fatal("batch: rename %s to %s", path, dst);
+		snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", fd->conf.outbox, id);
+		if (copy_file(path, tmp) == -1 || rename(tmp, dst) == -1)
+			fatal("batch: copy %s to %s", path, dst);
+		unlink(path);
+	}
+	if (!fd->conf.replay && fsync_path(fd->conf.outbox, 1) == -1)
+		fatal("batch: fsync %s", fd->conf.outbox);
+	log_debug("batch %s published", id);
+}
+
+static void
+make_id(struct flowd *fd, char *buf, size_t len, uint64_t seq, int recovered)
+{
+	const struct flowd_conf *c = &fd->conf;
+	char cid[64];
+	size_t i;
+
+	if (c->replay) {
+		snprintf(buf, len, "r%016" PRIx64 "-%06" PRIu64,
+		    c->replay_hash, seq);
+		return;
+	}
+	snprintf(cid, sizeof(cid), "%s", c->client_id != NULL &&
+	    c->client_id[0] != '\0' ? c->client_id : "local");
+	for (i = 0; cid[i] != '\0'; i++)
+		if (!((cid[i] >= 'a' && cid[i] <= 'z') ||
+		    (cid[i] >= 'A' && cid[i] <= 'Z') ||
+		    (cid[i] >= '0' && cid[i] <= '9') || cid[i] == '-' ||
+		    cid[i] == '_'))
+			cid[i] = '_';
+	snprintf(buf, len, "%s-%06" PRIu32 "-%06" PRIu64 "%s", cid, c->run, seq,
+	    recovered ? "-recovered" : "");
+}
+
+static void
+meta_put(sqlite3 *db, const char *key, const char *val)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db,
+	    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", -1, &st,
+	    NULL) != SQLITE_OK)
+		dbfatal(db, "meta");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		dbfatal(db, "meta");
+	sqlite3_finalize(st);
+}
+
+static void
+meta_u64(sqlite3 *db, const char *key, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	meta_put(db, key, buf);
+}
+
+static void
+meta_stats(sqlite3 *db, const char *prefix, const struct stats_rec *s)
+{
+	char key[VBS_NAME_MAX + 16];
+	uint32_t i;
+
+	for (i = 0; i < s->ncounters && i < VBS_MAX_COUNTERS; i++) {
+		snprintf(key, sizeof(key), "%s_%.*s", prefix,
+		    VBS_NAME_MAX - 1, s->counters[i].name);
+		meta_u64(db, key, s->counters[i].value);
+	}
+}
+
+/* Facts common to a normal and a recovered batch. */
+static void
+meta_common(struct flowd *fd, sqlite3 *db, const char *id)
+{
+	const struct flowd_counters *c = &fd->cnt;
+
+	meta_put(db, "batch_id", id);
+	meta_put(db, "client_id", fd->conf.client_id != NULL ?
+	    fd->conf.client_id : "");
+	meta_u64(db, "schema_version", BATCH_SCHEMA_VERSION);
+	meta_put(db, "os", fd->capd_hello.os);
+	meta_put(db, "software", "vbs-flowd " VBS_VERSION);
+	meta_put(db, "privacy", privacy_name(fd->conf.privacy));
+	meta_put(db, "mode", fd->conf.replay ? "replay" : "live");
+	meta_u64(db, "flowd_packets", c->packets);
+	meta_u64(db, "flowd_flows", c->flows);
+	meta_u64(db, "flowd_flows_ended", c->flows_ended);
+	meta_u64(db, "flowd_flows_labelled", c->flows_labelled);
+	meta_u64(db, "flowd_flows_evicted", c->flows_evicted);
+	meta_u64(db, "flowd_excluded_flows", c->excluded_flows);
+	meta_u64(db, "flowd_excluded_packets", c->excluded_packets);
+	meta_u64(db, "flowd_lookups", c->lookups);
+	meta_u64(db, "flowd_answers", c->answers);
+	meta_u64(db, "flowd_sock_events", c->sock_events);
+	meta_u64(db, "flowd_bad_records", c->bad_records);
+	meta_u64(db, "flowd_lost_batches", c->lost_batches);
+	meta_u64(db, "flowd_recovered_batches", c->recovered_batches);
+	meta_stats(db, "capd", &fd->capd_stats);
+	meta_stats(db, "sockd", &fd->sockd_stats);
+}
+
+static void
+share(char *buf, size_t len, uint64_t part, uint64_t whole)
+{
+	if (whole == 0)
+		snprintf(buf, len, "0");
+	else
+		snprintf(buf, len, "%.4f", (double)part / (double)whole);
+}
+
+/* Leave a file that any reader opens alone: no WAL, no journal. */
+static void
+db_close_clean(sqlite3 *db, int wal)
+{
+	if (wal) {
+		exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+		exec(db, "PRAGMA journal_mode=DELETE");
+	}
+	if (sqlite3_close(db) != SQLITE_OK)
+		dbfatal(db, "close");
+}
+
+static int
+db_count(sqlite3 *db, const char *sql, uint64_t *v)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*v = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * A working batch left by a flowd that died.  Complete (it has its
+ * batch_id): publish it.  Otherwise close what it holds as a recovered
+ * batch; if SQLite cannot make sense of it, move it aside, count it.
+ */
+static void
+recover(struct flowd *fd, const char *path)
+{
+	struct batch *b = fd->batch;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+	char id[160], lost[PATH_MAX + 32], buf[32];
+	uint64_t n = 0, ended = 0, lab = 0, first = 0, last = 0;
+	const unsigned char *t;
+	int ok = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st,
+		    NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW &&
+			    (t = sqlite3_column_text(st, 0)) != NULL &&
+			    strcmp((const char *)t, "ok") == 0)
+				ok = 1;
+			sqlite3_finalize(st);
+		}
+	}
+	if (ok && db_count(db, "SELECT count(*) FROM packets", &n) == -1)
+		ok = 0;
+	if (!ok) {
+		if (db != NULL)
+			sqlite3_close(db);
+		snprintf(lost, sizeof(lost), "%s/flowd-lost-%06" PRIu32
+		    ".sqlite", fd->conf.work_dir, fd->conf.run);
+		if (rename(path, lost) == -1)
+			unlink_db(path);
+		fd->cnt.lost_batches++;
+		log_warnx("batch: working batch unreadable, moved to %s",
+		    lost);
+		return;
+	}
+	if (n == 0) {
+		sqlite3_close(db);
+		unlink_db(path);
+		return;
+	}
+	id[0] = '\0';
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE "
+	    "key = 'batch_id'", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    (t = sqlite3_column_text(st, 0)) != NULL)
+			snprintf(id, sizeof(id), "%s", (const char *)t);
+		sqlite3_finalize(st);
+	}
+	if (id[0] == '\0') {
+		make_id(fd, id, sizeof(id), b->seq, 1);
+		exec(db, "BEGIN");
+		exec(db, "UPDATE flows SET ended = 1, end_reason = 'restart' "
+		    "WHERE ended = 0");
+		db_count(db, "SELECT count(*) FROM flows", &ended);
+		db_count(db, "SELECT count(*) FROM flows WHERE app IS NOT "
+		    "NULL", &lab);
+		db_count(db, "SELECT coalesce(min(start_us), 0) FROM flows",
+		    &first);
+		db_count(db, "SELECT coalesce(max(end_us), 0) FROM flows",
+		    &last);
+		fd->cnt.recovered_batches++;
+		meta_common(fd, db, id);
+		meta_u64(db, "recovered", 1);
+		meta_u64(db, "packets", n);
+		meta_u64(db, "flows", ended);
+		meta_u64(db, "flows_ended", ended);
+		meta_u64(db, "flows_labelled", lab);
+		share(buf, sizeof(buf), lab, ended);
+		meta_put(db, "labelled_share", buf);
+		meta_u64(db, "first_us", first);
+		meta_u64(db, "last_us", last);
+		exec(db, "COMMIT");
+		log_warnx("batch: recovered working batch as %s", id);
+	}
+	db_close_clean(db, 1);
+	publish(fd, path, id);
+}
+
+static void
+prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	    NULL) != SQLITE_OK)
+		dbfatal(db, sql);
+}
+
+/*
+ * One INSERT of PKT_MULTI packet rows: SQLite's per-statement cost,
+ * paid once for many rows, is most of what a packet costs.
+ */
+static void
+prepare_multi(struct batch *b)
+{
+	char sql[PKT_MULTI * 16 + 128];
+	size_t len;
+	int i;
+
+	len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO packets(flow_id, "
+	    "seq, direction, size, tcp_flags, rel_us) VALUES ");
+	for (i = 0; i < PKT_MULTI; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+		    "%s(?,?,?,?,?,?)", i ? "," : "");
+	prepare(b->db, sql, &b->ins_pkts);
+	b->npbuf = 0;
+}
+
+/* Write the buffered packet rows (before a commit, delete or close). */
+static void
+pkt_flush(struct batch *b)
+{
+	sqlite3_stmt *st;
+	int i, j;
+
+	if (b->npbuf == PKT_MULTI) {
+		st = b->ins_pkts;
+		for (i = 0; i < PKT_MULTI; i++)
+			for (j = 0; j < 6; j++)
+				sqlite3_bind_int64(st, i * 6 + j + 1,
+				    b->pbuf[i][j]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			dbfatal(b->db, "insert packets");
+		sqlite3_reset(st);
+		b->npbuf = 0;
+		return;
+	}
+	st = b->ins_pkt;
+	for (i = 0; i < b->npbuf; i++) {
+		for (j = 0; j < 6; j++)
+			sqlite3_bind_int64(st, j + 1, b->pbuf[i][j]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			dbfatal(b->db, "insert packet");
+		sqlite3_reset(st);
+	}
+	b->npbuf = 0;
+}
+
+static void
+batch_start(struct flowd *fd)
+{
+	struct batch *b = fd->batch;
+
+	unlink_db(b->path);
+	/* one thread: SQLite's mutexes are pure cost here */
+	if (sqlite3_open_v2(b->path, &b->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		dbfatal(b->db, b->path);
+	/*
+	 * Live, WAL: a commit is one append, and a process killed at any
+	 * point leaves the last commit intact for recovery.  Replay
+	 * needs neither journal nor fsync: its working batch is thrown
+	 * away after a crash and made again by the next replay, and only
+	 * the rename of a finished file ever reaches the outbox.
+	 */
+	if (fd->conf.replay)
+		exec(b->db, "PRAGMA locking_mode=EXCLUSIVE; "
+		    "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF");
+	else
+		exec(b->db, "PRAGMA synchronous=NORMAL; "
+		    "PRAGMA journal_mode=WAL");
+	exec(b->db, "BEGIN");
+	exec(b->db, batch_schema());
+	prepare(b->db, "INSERT INTO packets(flow_id, seq, direction, size, "
+	    "tcp_flags, rel_us) VALUES (?, ?, ?, ?, ?, ?)", &b->ins_pkt);
+	prepare(b->db, "INSERT OR REPLACE INTO flows(flow_id, start_us, "
+	    "end_us, ip_version, protocol, local_ip, local_port, remote_ip, "
+	    "remote_port, packets_out, packets_in, bytes_out, bytes_in, app, "
+	    "pid, uid, exe, label_source, label_delay_us, end_reason, ended, "
+	    "first_seq, iface) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &b->ins_flow);
+	prepare_multi(b);
+	prepare(b->db, "DELETE FROM packets WHERE flow_id = ?", &b->del_pkt);
+	prepare(b->db, "DELETE FROM flows WHERE flow_id = ?", &b->del_flow);
+	b->rows = 0;
+	b->start_us = fd->now_us;
+	b->first_us = UINT64_MAX;
+	b->last_us = 0;
+	b->packets = b->flow_rows = b->ended = b->labelled = 0;
+	b->commit_mono = mono_us();
+}
+
+/*
+ * Open the batch writer: recover what a previous run left, then wait
+ * for the first row before creating a working batch.
+ */
+int
+batch_open(struct flowd *fd, char *err, size_t errlen)
+{
+	struct batch *b;
+	struct stat sb;
+
+	if (mkdir(fd->conf.outbox, 0755) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", fd->conf.outbox,
+		    strerror(errno));
+		return -1;
+	}
+	if (mkdir(fd->conf.work_dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", fd->conf.work_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(err, errlen, "calloc: %s", strerror(errno));
+		return -1;
+	}
+	TAILQ_INIT(&b->flows);
+	fd->batch = b;
+	if (snprintf(b->path, sizeof(b->path), "%s/%s", fd->conf.work_dir,
+	    WORK_NAME) >= (int)sizeof(b->path)) {
+		snprintf(err, errlen, "%s: path too long", fd->conf.work_dir);
+		return -1;
+	}
+	if (stat(b->path, &sb) == 0) {
+		if (fd->conf.replay)
+			unlink_db(b->path);
+		else
+			recover(fd, b->path);
+	} else
+		unlink_db(b->path);
+	return 0;
+}
+
+uint64_t
+batch_count(const struct flowd *fd)
+{
+	return fd->batches;
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void
+write_flow(struct flowd *fd, struct flow *f, int ended)
+{
+	struct batch *b = fd->batch;
+	sqlite3_stmt *st = b->ins_flow;
+	char la[64], ra[64];
+	const struct hello_rec *h = &fd->capd_hello;
+	int lab = f->label_src != LSRC_NONE;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)f->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)f->start_us);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(ended ? f->end_us :
+	    f->last_us));
+	sqlite3_bind_int(st, 4, f->key.ipver);
+	sqlite3_bind_int(st, 5, f->key.proto);
+	sqlite3_bind_text(st, 6, privacy_addr(fd->priv, f->key.ipver,
+	    f->key.laddr, la, sizeof(la)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 7, f->key.lport);
+	sqlite3_bind_text(st, 8, privacy_addr(fd->priv, f->key.ipver,
+	    f->key.raddr, ra, sizeof(ra)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 9, f->key.rport);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)f->pkts_out);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)(f->pkts - f->pkts_out));
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)f->bytes_out);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)f->bytes_in);
+	bind_text_or_null(st, 14, lab ? f->app : NULL);
+	if (lab && f->pid >= 0)
+		sqlite3_bind_int64(st, 15, f->pid);
+	else
+		sqlite3_bind_null(st, 15);
+	if (lab)
+		sqlite3_bind_int64(st, 16, f->uid);
+	else
+		sqlite3_bind_null(st, 16);
+	bind_text_or_null(st, 17, lab ? f->exe : NULL);
+	sqlite3_bind_text(st, 18, label_src_name(f->label_src), -1,
+	    SQLITE_STATIC);
+	if (lab)
+		sqlite3_bind_int64(st, 19, (sqlite3_int64)(f->label_us -
+		    f->start_us));
+	else
+		sqlite3_bind_null(st, 19);
+	sqlite3_bind_text(st, 20, end_reason_name(ended ? f->end_reason :
+	    END_OPEN), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 21, ended);
+	sqlite3_bind_int64(st, 22, (sqlite3_int64)((f->flags & FF_INBATCH) ?
+	    f->first_seq : f->pkts));
+	bind_text_or_null(st, 23, f->iface < h->nifaces &&
+	    f->iface < VBS_MAX_IFACES ? h->ifaces[f->iface] : NULL);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		dbfatal(b->db, "insert flow");
+	sqlite3_reset(st);
+	b->rows++;
+}
+
+/* Rows of the flows that got packets since the last commit, then commit. */
+static void
+batch_commit(struct flowd *fd)
+{
+	struct batch *b = fd->batch;
+	struct flow *f;
+
+	pkt_flush(b);
+	/* replay never recovers a working batch: rows wait for the close */
+	TAILQ_FOREACH_REVERSE(f, &b->flows, flowq, blink) {
+		if ((f->flags & FF_DIRTY) == 0 || fd->conf.replay)
+			break;
+		write_flow(fd, f, 0);
+		f->flags &= (uint16_t)~FF_DIRTY;
+	}
+	exec(b->db, "COMMIT");
+	b->rows = 0;
+	b->commit_mono = mono_us();
+	if (batch_bytes(b) >= fd->conf.batch_size)
+		batch_close(fd);
+	else
+		exec(b->db, "BEGIN");
+}
+
+/*
+ * Commit every COMMIT_ROWS rows; look at the size more often, so that
+ * a batch passes batch_size by little.
+ */
+static void
+maybe_commit(struct flowd *fd)
+{
+	struct batch *b = fd->batch;
+
+	if (b->rows >= COMMIT_ROWS || ((b->rows & (SIZE_ROWS - 1)) == 0 &&
+	    batch_bytes(b) >= fd->conf.batch_size))
+		batch_commit(fd);
+}
+
+void
+batch_packet(struct flowd *fd, struct flow *f, const struct pkt_rec *p,
+    int out, uint64_t rel)
+{
+	struct batch *b = fd->batch;
+	int64_t *row;
+
+	if (b->db == NULL)
+		batch_start(fd);
+	if ((f->flags & FF_INBATCH) == 0) {
+		f->flags |= FF_INBATCH | FF_DIRTY;
+		f->first_seq = f->pkts - 1;
+		TAILQ_INSERT_TAIL(&b->flows, f, blink);
+		b->flow_rows++;
+	} else if ((f->flags & FF_DIRTY) == 0) {
+		/* dirty flows gather at the tail, for the commit */
+		TAILQ_REMOVE(&b->flows, f, blink);
+		TAILQ_INSERT_TAIL(&b->flows, f, blink);
+		f->flags |= FF_DIRTY;
+	}
+	row = b->pbuf[b->npbuf++];
+	row[0] = (int64_t)f->id;
+	row[1] = (int64_t)(f->pkts - 1);
+	row[2] = out ? 0 : 1;
+	row[3] = p->iplen;
+	row[4] = p->proto == IPPROTO_TCP_NUM ? p->tcpflags : 0;
+	row[5] = (int64_t)rel;
+	if (b->npbuf == PKT_MULTI)
+		pkt_flush(b);
+	if (p->ts_us < b->first_us)
+		b->first_us = p->ts_us;
+	if (p->ts_us > b->last_us)
+		b->last_us = p->ts_us;
+	b->packets++;
+	b->rows++;
+	maybe_commit(fd);
+}
+
+/* The ended flow's final row, in whichever batch is current. */
+void
+batch_flow_end(struct flowd *fd, struct flow *f)
+{
+	struct batch *b = fd->batch;
+
+	if (b->db == NULL)
+		batch_start(fd);
+	if ((f->flags & FF_INBATCH) == 0)
+		b->flow_rows++;
+	write_flow(fd, f, 1);
+	if ((f->flags & FF_INBATCH) != 0)
+		TAILQ_REMOVE(&b->flows, f, blink);
+	f->flags &= (uint16_t)~(FF_INBATCH | FF_DIRTY);
+	b->ended++;
+	if (f->label_src != LSRC_NONE)
+		b->labelled++;
+	maybe_commit(fd);
+}
+
+/* A flow found to be VBS's own: take back what the batch has of it. */
+void
+batch_forget(struct flowd *fd, struct flow *f)
+{
+	struct batch *b = fd->batch;
+
+	if ((f->flags & FF_INBATCH) == 0 || b->db == NULL)
+		return;
+	pkt_flush(b);
+	sqlite3_bind_int64(b->del_pkt, 1, (sqlite3_int64)f->id);
+	if (sqlite3_step(b->del_pkt) != SQLITE_DONE)
+		dbfatal(b->db, "delete packets");
+	sqlite3_reset(b->del_pkt);
+	sqlite3_bind_int64(b->del_flow, 1, (sqlite3_int64)f->id);
+	if (sqlite3_step(b->del_flow) != SQLITE_DONE)
+		dbfatal(b->db, "delete flow");
+	sqlite3_reset(b->del_flow);
+	fd->cnt.excluded_packets += f->pkts - f->first_seq;
+	b->packets -= f->pkts - f->first_seq;
+	b->flow_rows--;
+	TAILQ_REMOVE(&b->flows, f, blink);
+	f->flags &= (uint16_t)~(FF_INBATCH | FF_DIRTY);
+}
+
+static uint64_t
+batch_bytes(struct batch *b)
+{
+	uint64_t pages = 0, size = 0;
+
+	db_count(b->db, "PRAGMA page_count", &pages);
+	db_count(b->db, "PRAGMA page_size", &size);
+	return pages * size;
+}
+
+/*
+ * Close the working batch: rows for its open flows, its meta table, a
+ * last commit, a clean file, then the rename into the outbox.
+ */
+static void
+batch_close(struct flowd *fd)
+{
+	struct batch *b = fd->batch;
+	struct flow *f;
+	char buf[32];
+
+	if (b->db == NULL)
+		return;
+	if (sqlite3_get_autocommit(b->db))
+		exec(b->db, "BEGIN");
+	pkt_flush(b);
+	while ((f = TAILQ_FIRST(&b->flows)) != NULL) {
+		write_flow(fd, f, 0);
+		TAILQ_REMOVE(&b->flows, f, blink);
+		f->flags &= (uint16_t)~(FF_INBATCH | FF_DIRTY);
+		f->flags |= FF_EARLIER;
+	}
+	make_id(fd, b->id, sizeof(b->id), b->seq, 0);
+	meta_common(fd, b->db, b->id);
+	meta_u64(b->db, "batch_seq", b->seq);
+	meta_u64(b->db, "recovered", 0);
+	meta_u64(b->db, "packets", b->packets);
+	meta_u64(b->db, "flows", b->flow_rows);
+	meta_u64(b->db, "flows_ended", b->ended);
+	meta_u64(b->db, "flows_labelled", b->labelled);
+	share(buf, sizeof(buf), b->labelled, b->ended);
+	meta_put(b->db, "labelled_share", buf);
+	meta_u64(b->db, "first_us", b->first_us == UINT64_MAX ? 0 :
+	    b->first_us);
+	meta_u64(b->db, "last_us", b->last_us);
+	exec(b->db, "COMMIT");
+	sqlite3_finalize(b->ins_pkt);
+	sqlite3_finalize(b->ins_pkts);
+	b->ins_pkts = NULL;
+	sqlite3_finalize(b->ins_flow);
+	sqlite3_finalize(b->del_pkt);
+	sqlite3_finalize(b->del_flow);
+	b->ins_pkt = b->ins_flow = b->del_pkt = b->del_flow = NULL;
+	db_close_clean(b->db, !fd->conf.replay);
+	b->db = NULL;
+	publish(fd, b->path, b->id);
+	log_info("batch %s: %" PRIu64 " packets, %" PRIu64 " flows", b->id,
+	    b->packets, b->flow_rows);
+	b->seq++;
+	fd->batches++;
+}
+
+/*
+ * Timers of the live batch: its age (batch_age bounds how long data
+ * waits before shipd sees it) and a commit at least every second so
+ * that a crash loses little.  Replay closes batches by size only: it
+ * has nobody waiting, and a capture replayed faster than it was taken
+ * would otherwise make a file per few minutes of capture.
+ */
+void
+batch_tick(struct flowd *fd, uint64_t now, uint64_t mono)
+{
+	struct batch *b = fd->batch;
+
+	if (b == NULL || b->db == NULL || fd->conf.replay)
+		return;
+	if (fd->conf.batch_age_us > 0 && now >= b->start_us +
+	    fd->conf.batch_age_us) {
+		batch_close(fd);
+		return;
+	}
+	if (!fd->conf.replay && b->rows > 0 && mono >= b->commit_mono +
+	    COMMIT_US)
+		batch_commit(fd);
+}
+
+/* Close the last batch (shutdown, end of input) and free the writer. */
+void
+batch_finish(struct flowd *fd)
+{
+	struct batch *b = fd->batch;
+
+	if (b == NULL)
+		return;
+	batch_close(fd);
+	free(b);
+	fd->batch = NULL;
+}
