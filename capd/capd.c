@@ -71,7 +71,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: capd [-dnv] [-f config] [-i interface] [-L prefix] "
-	    "[-S fd]\n"
+	    "[-R fd] [-S fd]\n"
 	    "            [--connect path] [-r capture] [-w recording]\n");
 	exit(EXIT_USAGE);
 }
@@ -262,12 +262,12 @@ main(int argc, char *argv[])
 	struct capd	*c = &capd;
 	char		*end;
 	long		 fd;
-	int		 ch, rc, i;
+	int		 ch, rc, i, ready_fd = -1;
 	uint64_t	 ts;
 
 	c->inherit_fd = -1;
 	c->addr_fd = -1;
-	while ((ch = getopt_long(argc, argv, "df:hi:L:nr:S:vw:", longopts,
+	while ((ch = getopt_long(argc, argv, "df:hi:L:nr:R:S:vw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -287,6 +287,13 @@ main(int argc, char *argv[])
 			break;
 		case 'r':
 			c->rfile = optarg;
+			break;
+		case 'R':
+			errno = 0;
+			fd = strtol(optarg, &end, 10);
+			if (errno || *end || fd < 0 || fd > INT_MAX)
+				usage();
+			ready_fd = (int)fd;
 			break;
 		case 'S':
 			errno = 0;
@@ -357,6 +364,7 @@ main(int argc, char *argv[])
 	drop_privileges(c);
 
 	hello(c);
+	ready_notify(ready_fd);
 	if (c->rfile != NULL) {
 		rc = capture_file_loop(c);
 		ts = c->last_ts_us;

@@ -125,3 +125,17 @@ host_facts(struct hello_rec *h, const char *producer)
 		snprintf(h->os, sizeof(h->os), "%.20s %.40s", u.sysname, u.release);
 	}
 }
+
+/*
+ * Tell vbsd this stage is up: one line "ready" on the inherited pipe
+ * (-R fd), which is then closed.  -1 means no one asked.
+ */
+void
+ready_notify(int fd)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, "ready\n", 6) != 6)
+		log_warn("readiness pipe");
+	close(fd);
+}
