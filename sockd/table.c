@@ -1,0 +1,406 @@
+/*
+ * table.c: the sockets sockd knows, in sockd.  Keyed by the kernel's
+ * socket cookie, which names one socket for its whole life and is in
+ * dumps, destroy events and query replies alike.  A socket first seen
+ * (in a dump or by a look-up) is an open event with its owner; one that
+ * a destroy event reports, or that a dump no longer shows, is a close
+ * event with the owner it had.  Closed sockets stay in a ring for a
+ * while, so that a look-up that comes just after a short connection
+ * closed is still answered.
+ *
+ * Trusts: the backends' records.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+
+#include "sockd.h"
+
+struct sock_ent {
+	struct sock_rec	 rec;
+	uint32_t	 gen;		/* last dump that showed it */
+	uint32_t	 missed;	/* dumps in a row that did not */
+};
+
+#define CLOSED_MAX	2048		/* the recently closed */
+#define LOOKUP_MAX	4
+
+static struct hmap	 socks;		/* cookie -> struct sock_ent */
+static struct hmap	 listeners;	/* proto << 16 | lport -> pid */
+static uint32_t		 gen;
+static uint32_t		 miss_max = 1;	/* 2 with destroy events */
+static struct sock_rec	*closed;	/* ring of CLOSED_MAX */
+static size_t		 closed_next, closed_n;
+
+static const struct sock_rec *closed_find(const struct lookup_rec *,
+		    uint64_t);
+
+/* new sockets of the dump in progress */
+static struct sock_ent	**fresh;
+static size_t		  nfresh, capfresh;
+
+/*
+ * With destroy events, a socket a dump no longer shows is closed by the
+ * next dump only: its destroy event (sent from a kernel work queue) may
+ * still be on its way, and it is the better report.
+ */
+void
+table_init(int destroy_events)
+{
+	miss_max = destroy_events ? 2 : 1;
+	hmap_init(&socks);
+	hmap_init(&listeners);
+	if ((closed = calloc(CLOSED_MAX, sizeof(*closed))) == NULL)
+		fatal("table_init");
+}
+
+size_t
+table_count(void)
+{
+	return socks.n;
+}
+
+/* A listener, or an unconnected UDP socket: owner of its port. */
+static int
+is_listener(const struct sock_rec *r)
+{
+	if (r->proto == IPPROTO_TCP)
+		return r->state == SOCK_TCP_LISTEN;
+	return r->rport == 0;
+}
+
+static uint64_t
+listen_key(const struct sock_rec *r)
+{
+	return (uint64_t)r->proto << 16 | r->lport;
+}
+
+static void
+listen_note(const struct sock_rec *r)
+{
+	if (is_listener(r) && r->pid > 0)
+		hmap_put(&listeners, listen_key(r), (void *)(uintptr_t)r->pid);
+}
+
+static int
+hint_for(const struct sock_rec *r)
+{
+	uintptr_t	pid;
+
+	pid = (uintptr_t)hmap_get(&listeners, listen_key(r));
+	return pid != 0 ? (int)pid : -1;
+}
+
+static void
+closed_add(const struct sock_rec *r)
+{
+	closed[closed_next] = *r;
+	closed_next = (closed_next + 1) % CLOSED_MAX;
+	if (closed_n < CLOSED_MAX)
+		closed_n++;
+}
+
+/* Forget a socket: a close event with its last owner. */
+static void
+sock_gone(struct sock_ent *e, const struct sock_rec *kern, int source)
+{
+	struct sock_rec	*r = &e->rec;
+
+	if (kern != NULL) {
+		/*
+		 * What the kernel said last, with the owner we knew.  Not
+		 * its uid: a socket detached from its file reads as root.
+		 */
+		r->ts_us = kern->ts_us;
+		r->state = kern->state;
+	} else
+		r->ts_us = now_us();
+	r->event = SOCK_CLOSE;
+	r->source = (uint8_t)source;
+	if (is_listener(r) && hint_for(r) == r->pid)
+		hmap_del(&listeners, listen_key(r));
+	emit_sock(r);
+	closed_add(r);
+	owner_forget(r);
+	if (source == SRC_DESTROY)
+		stats.closes_destroy++;
+	else
+		stats.closes_dump++;
+	free(e);
+}
+
+static struct sock_ent *
+sock_new(const struct sock_rec *r)
+{
+	struct sock_ent	*e;
+
+	if ((e = malloc(sizeof(*e))) == NULL)
+		fatal("sock_new");
+	e->rec = *r;
+	e->gen = gen;
+	e->missed = 0;
+	hmap_put(&socks, r->cookie, e);
+	return e;
+}
+
+static void
+dump_one(void *arg, struct sock_rec *r)
+{
+	struct sock_ent	*e;
+
+	(void)arg;
+	if ((e = hmap_get(&socks, r->cookie)) != NULL) {
+		e->gen = gen;
+		e->missed = 0;
+		e->rec.state = r->state;
+		/* A UDP socket that connected since: its peer now. */
+		e->rec.rport = r->rport;
+		memcpy(e->rec.raddr, r->raddr, sizeof(r->raddr));
+		return;
+	}
+	/* Closed by its process before we saw it: destroy will report. */
+	if (r->inode == 0)
+		return;
+	if (nfresh == capfresh) {
+		capfresh = capfresh ? capfresh * 2 : 256;
+		if ((fresh = reallocarray(fresh, capfresh,
+		    sizeof(*fresh))) == NULL)
+			fatal("dump_one");
+	}
+	fresh[nfresh++] = sock_new(r);
+}
+
+static int
+sweep_gone(uint64_t key, void *val, void *arg)
+{
+	struct sock_ent	*e = val;
+
+	(void)key;
+	(void)arg;
+	if (e->gen == gen || ++e->missed < miss_max)
+		return 0;
+	sock_gone(e, NULL, SRC_DUMP);
+	return 1;
+}
+
+static int
+snap_one(uint64_t key, void *val, void *arg)
+{
+	struct sock_ent	*e = val;
+
+	(void)key;
+	(void)arg;
+	if (e->rec.event == SOCK_SNAPSHOT)
+		return 0;	/* new in this dump: already emitted */
+	e->rec.ts_us = now_us();
+	e->rec.event = SOCK_SNAPSHOT;
+	e->rec.source = SRC_DUMP;
+	emit_sock(&e->rec);
+	return 0;
+}
+
+static int
+snap_reset(uint64_t key, void *val, void *arg)
+{
+	struct sock_ent	*e = val;
+
+	(void)key;
+	(void)arg;
+	e->rec.event = SOCK_OPEN;
+	return 0;
+}
+
+/*
+ * One full dump: new sockets get their owners (one sweep for all of
+ * them) and an open event, or a snapshot event when snapshot is set, in
+ * which case every known socket is reported too.  Sockets the dump no
+ * longer shows are closed.
+ */
+void
+table_dump(int snapshot)
+{
+	struct sock_rec	**v;
+	uint64_t	  t0 = mono_us(), dt;
+	size_t		  i;
+
+	gen++;
+	nfresh = 0;
+	if (backend_dump(dump_one, NULL) == -1)
+		fatal("socket dump");
+	/* A look-up waiting now must not wait for this dump's owners. */
+	if (nfresh > 0)
+		sockd_lookups_pending();
+	if (nfresh > 0) {
+		if ((v = calloc(nfresh, sizeof(*v))) == NULL)
+			fatal("table_dump");
+		for (i = 0; i < nfresh; i++)
+			v[i] = &fresh[i]->rec;
+		owner_resolve(v, nfresh, -1);
+		free(v);
+		for (i = 0; i < nfresh; i++) {
+			fresh[i]->rec.event = snapshot ? SOCK_SNAPSHOT :
+			    SOCK_OPEN;
+			fresh[i]->rec.source = SRC_DUMP;
+			listen_note(&fresh[i]->rec);
+			emit_sock(&fresh[i]->rec);
+		}
+		stats.opens += nfresh;
+	}
+	hmap_walk(&socks, sweep_gone, NULL);
+	if (snapshot) {
+		hmap_walk(&socks, snap_one, NULL);
+		hmap_walk(&socks, snap_reset, NULL);
+	}
+	stats.sockets = socks.n;
+	stats.dumps++;
+	dt = mono_us() - t0;
+	stats.dump_us_last = dt;
+	if (dt > stats.dump_us_max)
+		stats.dump_us_max = dt;
+}
+
+void
+table_destroy(struct sock_rec *r)
+{
+	struct sock_ent	*e;
+
+	if ((e = hmap_del(&socks, r->cookie)) != NULL) {
+		sock_gone(e, r, SRC_DESTROY);
+		return;
+	}
+	/* Closed by a dump already: the first report stands. */
+	if (closed_find(NULL, r->cookie) != NULL) {
+		stats.destroy_late++;
+		return;
+	}
+	/* Never seen: all the kernel still knows, no owner. */
+	stats.destroy_unknown++;
+	stats.closes_destroy++;
+	emit_sock(r);
+	closed_add(r);
+}
+
+static int
+addr_eq(const uint8_t *a, const uint8_t *b, int ipver)
+{
+	return memcmp(a, b, ipver == 4 ? 4 : 16) == 0;
+}
+
+static int
+addr_any(const uint8_t *a)
+{
+	static const uint8_t	zero[16];
+
+	return memcmp(a, zero, sizeof(zero)) == 0;
+}
+
+/* Does a socket serve this look-up?  Unconnected UDP: any remote. */
+static int
+rec_matches(const struct sock_rec *r, const struct lookup_rec *q)
+{
+	if (r->proto != q->proto || r->ipver != q->ipver ||
+	    r->lport != q->lport)
+		return 0;
+	if (!addr_any(r->laddr) && !addr_eq(r->laddr, q->laddr, q->ipver))
+		return 0;
+	if (q->rport == 0 || r->rport == 0)
+		return q->proto == IPPROTO_UDP || r->state == SOCK_TCP_LISTEN;
+	return r->rport == q->rport && addr_eq(r->raddr, q->raddr, q->ipver);
+}
+
+/* The newest closed socket that matches, or NULL. */
+static const struct sock_rec *
+closed_find(const struct lookup_rec *q, uint64_t cookie)
+{
+	const struct sock_rec	*r;
+	size_t			 i, k;
+
+	for (i = 0; i < closed_n; i++) {
+		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
+		r = &closed[k];
+		if (cookie != 0 ? r->cookie == cookie :
+		    (r->pid != -1 && rec_matches(r, q)))
+			return r;
+	}
+	return NULL;
+}
+
+static void
+copy_owner(struct sock_rec *to, const struct sock_rec *from)
+{
+	to->pid = from->pid;
+	memcpy(to->comm, from->comm, sizeof(to->comm));
+	memcpy(to->exe, from->exe, sizeof(to->exe));
+}
+
+/*
+ * Answer a look-up: ask the kernel for exactly this socket, then name
+ * its owner from the table, the cache, or a sweep.  A socket the kernel
+ * no longer has is looked for among the recently closed.
+ */
+void
+table_lookup(const struct lookup_rec *q, struct answer_rec *ans)
+{
+	struct sock_rec		 found[LOOKUP_MAX], *r, *v[1];
+	const struct sock_rec	*c;
+	struct sock_ent		*e;
+	int			 n;
+
+	stats.lookups++;
+	ans->id = q->id;
+	ans->found = 0;
+	memset(&ans->sock, 0, sizeof(ans->sock));
+	ans->sock.pid = -1;
+	if ((n = backend_lookup(q, found, LOOKUP_MAX)) == -1) {
+		log_warn("look-up %u", q->id);
+		n = 0;
+	}
+	if (n == 0) {
+		if ((c = closed_find(q, 0)) != NULL) {
+			ans->found = 1;
+			ans->sock = *c;
+			stats.lookups_found++;
+			stats.lookups_closed++;
+		}
+		return;
+	}
+	r = &found[0];
+	r->event = SOCK_OPEN;
+	r->source = SRC_LOOKUP;
+	if ((e = hmap_get(&socks, r->cookie)) != NULL) {
+		if (e->rec.pid == -1 && e->rec.inode != 0) {
+			v[0] = &e->rec;
+			owner_resolve(v, 1, hint_for(&e->rec));
+		}
+		copy_owner(r, &e->rec);
+		r->inode = e->rec.inode;
+	} else if (r->inode == 0) {
+		/* Time-wait or a connection not yet accepted. */
+		if ((c = closed_find(q, r->cookie)) != NULL)
+			copy_owner(r, c);
+		else if (n > 1 && found[1].inode != 0) {
+			v[0] = &found[1];
+			owner_resolve(v, 1, hint_for(&found[1]));
+			copy_owner(r, &found[1]);
+		}
+	} else {
+		v[0] = r;
+		owner_resolve(v, 1, hint_for(r));
+		e = sock_new(r);
+		listen_note(r);
+		emit_sock(r);
+		stats.opens++;
+		stats.sockets = socks.n;
+	}
+	ans->found = 1;
+	ans->sock = *r;
+	stats.lookups_found++;
+}
+
+void
+table_snapshot(void)
+{
+	table_dump(1);
+}
