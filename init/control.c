@@ -182,19 +182,20 @@ do_command(struct vbsd *v, int fd, char *line)
 		struct stage *s = &v->st[id];
 
 		/* Down then up again at once: an admin's restart. */
+		s->wanted = 1;
+		s->backoff_ms = (uint64_t)conf_int(v->conf, "vbsd",
+		    "restart_min");
 		if (s->pid > 0) {
 			kill(s->pid, SIGTERM);
 			s->state = SS_STOPPING;
 			s->stop_deadline = mono_us() + (uint64_t)conf_int(
 			    v->conf, "vbsd", "stop_grace") * 1000;
+			s->asked_restart = 1;
+		} else {
+			if (s->state == SS_FAILED)
+				s->state = SS_DOWN;
 			s->next_start = 0;
-			s->backoff_ms = (uint64_t)conf_int(v->conf, "vbsd",
-			    "restart_min");
 		}
-		s->wanted = 1;
-		s->restarts--;	/* an asked-for restart is not a death */
-		if (s->pid == 0)
-			s->restarts++;
 		stage_tick(v);
 	} else if (strcmp(cmd, "reload") == 0 && arg == NULL) {
 		int i;

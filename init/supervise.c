@@ -156,6 +156,7 @@ stage_start(struct vbsd *v, enum stage_id id)
 	int			 fds[8], n, p[2];
 	const char		*user = NULL;
 	struct priv_spec	 spec;
+	sigset_t		 all, old;
 
 	if (s->pid > 0)
 		return;
@@ -168,8 +169,16 @@ stage_start(struct vbsd *v, enum stage_id id)
 	n = stage_argv(v, id, argv, path, sizeof(path), fds, p[1]);
 	if (id == ST_FLOWD || id == ST_SHIPD)
 		user = conf_str(v->conf, "vbsd", "user");
+	/*
+	 * Signals stay blocked across fork until the child has put back the
+	 * default handlers: a SIGTERM sent to a stage that has not reached
+	 * exec yet must not be eaten by a copy of vbsd's handler.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	switch (s->pid = fork()) {
 	case -1:
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		log_warn("%s: fork", s->name);
 		close(p[0]);
 		close(p[1]);
@@ -181,12 +190,11 @@ stage_start(struct vbsd *v, enum stage_id id)
 		/* The child: default signals, its fds, its user, exec. */
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
-		{
-			sigset_t none;
-
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
-		}
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
 		child_fds(fds, n);
 		if (user != NULL) {
 			memset(&spec, 0, sizeof(spec));
@@ -197,6 +205,7 @@ stage_start(struct vbsd *v, enum stage_id id)
 		fprintf(stderr, "vbsd: exec %s: %s\n", path, strerror(errno));
 		_exit(EXIT_SYSTEM);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
 	s->ready_fd = p[0];
 	s->state = SS_STARTING;
@@ -263,6 +272,14 @@ stage_reaped(struct vbsd *v, pid_t pid, int status)
 	if (!s->wanted || v->shutting_down) {
 		s->state = SS_DOWN;
 		log_info("%s: %s", s->name, s->last_exit);
+		return;
+	}
+	if (s->asked_restart) {
+		/* vbsctl restart: up again at once, and not a death. */
+		s->asked_restart = 0;
+		s->state = SS_WAITING;
+		s->next_start = now;
+		log_info("%s: %s; restarting as asked", s->name, s->last_exit);
 		return;
 	}
 	s->restarts++;

@@ -43,6 +43,7 @@ struct stage {
 	uint64_t	 stop_deadline;	/* mono_us() to send SIGKILL */
 	uint64_t	 backoff_ms;
 	unsigned	 restarts;	/* deaths so far: the tally */
+	int		 asked_restart;	/* vbsctl restart: not a death */
 	char		 last_exit[128];
 };
 
