@@ -1,0 +1,514 @@
+/*
+ * ingestd.c: main() of the VBS server, and its commands.
+ *
+ *   ingestd load BATCH ...   validate and load files, then exit
+ *   ingestd serve            loader workers on the spool (the HTTPS
+ *                            receiver that fills it comes later)
+ *   ingestd migrate          create or upgrade the MySQL tables
+ *
+ * Runs as an unprivileged server user: it needs no privilege at all,
+ * only its spool and the MySQL account of its option file.  Trusts
+ * vbs.conf, the option file and the spool; batch files are hostile
+ * until validate.c accepts them.  `serve` is a small parent that keeps
+ * `workers` loader processes running (at least a second between
+ * restarts) and stops them on SIGTERM; each worker claims files from
+ * the spool on its own, so workers of several hosts can share it.
+ */
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "ingestd.h"
+
+#define DEFAULT_CONF	"/etc/vbs/vbs.conf"
+#define STALE_CLAIM	900	/* seconds before any claim is taken back */
+#define IDLE_POLL_US	200000	/* spool empty: look again after this */
+#define RETRY_MAX_S	60	/* longest wait after MySQL failed */
+
+struct opts {
+	const char	*conf_path;
+	const char	*optfile;
+	const char	*spool;
+	const char	*client;
+	int		 workers;
+	int		 foreground;
+	int		 verbose;
+	int		 check_only;
+	int		 keep;
+	int		 drain;
+	int		 migrate;
+	uint64_t	 max_batch;
+	enum pkt_method	 method;
+};
+
+static volatile sig_atomic_t	quit;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: ingestd [-dknvx] [-c client] [-f config] "
+	    "[-m optfile] [-P infile|insert|bulk]\n"
+	    "               [-s spool] [-w workers] load batch ... | serve | "
+	    "migrate\n");
+	exit(EXIT_USAGE);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+/* No SA_RESTART: a signal must interrupt waitpid() and sleep(). */
+static void
+set_signal(int sig, void (*fn)(int))
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+static void
+loader_name(char *buf, size_t len)
+{
+	char	host[128];
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, len, "%s:%ld", host, (long)getpid());
+}
+
+static MYSQL *
+connect_checked(const struct opts *o, int migrate, char *err, size_t errlen)
+{
+	MYSQL	*my;
+
+	if ((my = db_connect(o->optfile, err, errlen)) == NULL)
+		return NULL;
+	if (db_check_version(my, migrate, err, errlen) == -1) {
+		mysql_close(my);
+		return NULL;
+	}
+	return my;
+}
+
+/*
+ * load: one line per file on stdout (loaded, duplicate, refused,
+ * failed).  Exit 0 when every file is in MySQL, EXIT_INPUT when any was
+ * refused, EXIT_SYSTEM when MySQL failed.
+ */
+static int
+cmd_load(const struct opts *o, int argc, char **argv)
+{
+	struct batch	*b;
+	MYSQL		*my;
+	char		 err[REASON_MAX], loader[192];
+	int		 i, r, status = EXIT_OK, tries;
+
+	if (argc == 0)
+		usage();
+	if ((my = connect_checked(o, o->migrate, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "ingestd: %s\n", err);
+		return EXIT_SYSTEM;
+	}
+	if ((b = malloc(sizeof(*b))) == NULL)
+		fatal("malloc");
+	loader_name(loader, sizeof(loader));
+	for (i = 0; i < argc && !quit; i++) {
+		uint64_t t0 = mono_us();
+
+		if (validate_batch(b, argv[i], o->client, o->max_batch, err,
+		    sizeof(err)) == -1) {
+			printf("%s: refused: %s\n", argv[i], err);
+			status = status == EXIT_OK ? EXIT_INPUT : status;
+			continue;
+		}
+		log_debug("%s: validated in %" PRIu64 " ms", argv[i],
+		    (mono_us() - t0) / 1000);
+		for (tries = 0; ; tries++) {
+			r = load_batch(my, b, o->method, loader, err,
+			    sizeof(err));
+			if (r != LOAD_RETRY || tries == 2)
+				break;
+			/* Reconnect: the ledger makes a second try safe. */
+			log_warnx("%s: %s; trying again", argv[i], err);
+			mysql_close(my);
+			sleep(1);
+			if ((my = connect_checked(o, 0, err, sizeof(err))) ==
+			    NULL) {
+				fprintf(stderr, "ingestd: %s\n", err);
+				batch_close(b);
+				free(b);
+				return EXIT_SYSTEM;
+			}
+		}
+		switch (r) {
+		case LOAD_OK:
+			printf("%s: loaded %s: %" PRIu64 " flows, %" PRIu64
+			    " packets\n", argv[i], b->batch_id, b->nflows,
+			    b->npackets);
+			break;
+		case LOAD_DUP:
+			printf("%s: duplicate %s: already loaded\n", argv[i],
+			    b->batch_id);
+			break;
+		case LOAD_BAD:
+			printf("%s: refused: %s\n", argv[i], err);
+			status = status == EXIT_OK ? EXIT_INPUT : status;
+			break;
+		default:
+			printf("%s: failed: %s\n", argv[i], err);
+			status = EXIT_SYSTEM;
+			break;
+		}
+		fflush(stdout);
+		batch_close(b);
+	}
+	free(b);
+	mysql_close(my);
+	return status;
+}
+
+/*
+ * One worker: claim, validate, load, then delete (or keep) or
+ * quarantine, until told to stop (or, with -x, until the spool is
+ * empty).  A MySQL failure gives the file back and waits, longer each
+ * time.
+ */
+static int
+worker(const struct opts *o, int id)
+{
+	struct spool	*sp;
+	struct batch	*b;
+	MYSQL		*my = NULL;
+	char		 err[REASON_MAX], path[8192], name[512];
+	char		 client[MAX_CLIENT + 1], loader[192];
+	time_t		 last_recover = 0;
+	int		 r, backoff = 1;
+	uint64_t	 loaded = 0, dups = 0;
+
+	set_signal(SIGTERM, on_signal);
+	set_signal(SIGINT, on_signal);
+#ifdef __linux__
+	/* Workers go with their parent, whatever killed it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+	if (getppid() == 1)
+		return EXIT_SYSTEM;
+	if ((sp = spool_open(o->spool, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((b = malloc(sizeof(*b))) == NULL)
+		fatal("malloc");
+	loader_name(loader, sizeof(loader));
+	while (!quit) {
+		if (my == NULL) {
+			my = connect_checked(o, 0, err, sizeof(err));
+			if (my == NULL) {
+				log_warnx("worker %d: %s", id, err);
+				if (o->drain)
+					return EXIT_SYSTEM;
+				sleep((unsigned int)backoff);
+				backoff = backoff * 2 > RETRY_MAX_S ?
+				    RETRY_MAX_S : backoff * 2;
+				continue;
+			}
+		}
+		if (time(NULL) - last_recover >= 10) {
+			spool_recover(sp, STALE_CLAIM);
+			last_recover = time(NULL);
+		}
+		r = spool_claim(sp, path, sizeof(path), name, sizeof(name));
+		if (r == -1)
+			fatal("spool %s", o->spool);
+		if (r == 0) {
+			if (o->drain)
+				break;
+			usleep(IDLE_POLL_US);
+			continue;
+		}
+		if (spool_client_of(name, client, sizeof(client)) == -1) {
+			spool_quarantine(sp, path, "bad spool name: not "
+			    "CLIENT.NAME");
+			continue;
+		}
+		if (validate_batch(b, path, client, o->max_batch, err,
+		    sizeof(err)) == -1) {
+			spool_quarantine(sp, path, err);
+			continue;
+		}
+		r = load_batch(my, b, o->method, loader, err, sizeof(err));
+		switch (r) {
+		case LOAD_OK:
+		case LOAD_DUP:
+			if (r == LOAD_OK)
+				loaded++;
+			else
+				dups++;
+			log_debug("%s: %s", name, r == LOAD_OK ? "loaded" :
+			    "already loaded");
+			if (spool_finish(sp, path, o->keep) == -1)
+				fatal("spool: %s", path);
+			backoff = 1;
+			break;
+		case LOAD_BAD:
+			spool_quarantine(sp, path, err);
+			break;
+		default:
+			log_warnx("%s: %s; given back", name, err);
+			if (spool_release(sp, path) == -1)
+				fatal("spool: give back %s", path);
+			mysql_close(my);
+			my = NULL;
+			sleep((unsigned int)backoff);
+			backoff = backoff * 2 > RETRY_MAX_S ? RETRY_MAX_S :
+			    backoff * 2;
+			break;
+		}
+		batch_close(b);
+	}
+	log_info("worker %d: %" PRIu64 " loaded, %" PRIu64 " duplicates, %"
+	    PRIu64 " quarantined", id, loaded, dups, spool_quarantined(sp));
+	if (my != NULL)
+		mysql_close(my);
+	free(b);
+	spool_free(sp);
+	return EXIT_OK;
+}
+
+/* serve: keep the workers running; stop them on SIGTERM or SIGINT. */
+static int
+cmd_serve(const struct opts *o)
+{
+	struct spool	*sp;
+	MYSQL		*my;
+	pid_t		*pids;
+	time_t		*started;
+	char		 err[REASON_MAX];
+	int		 i, st, running = 0, status = EXIT_OK;
+	pid_t		 pid;
+
+	if ((sp = spool_open(o->spool, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "ingestd: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	spool_recover(sp, STALE_CLAIM);
+	spool_free(sp);
+	/* Fail early, and migrate once here rather than in each worker. */
+	if ((my = connect_checked(o, o->migrate, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "ingestd: %s\n", err);
+		return EXIT_SYSTEM;
+	}
+	mysql_close(my);
+	if (!o->foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	set_signal(SIGTERM, on_signal);
+	set_signal(SIGINT, on_signal);
+	signal(SIGHUP, SIG_IGN);
+	if ((pids = calloc((size_t)o->workers, sizeof(*pids))) == NULL ||
+	    (started = calloc((size_t)o->workers, sizeof(*started))) == NULL)
+		fatal("calloc");
+	log_info("serving spool %s with %d workers", o->spool, o->workers);
+	for (;;) {
+		for (i = 0; i < o->workers && !quit; i++) {
+			if (pids[i] != 0 || started[i] < 0)
+				continue;
+			if (time(NULL) - started[i] < 1)
+				continue;	/* a second between restarts */
+			started[i] = time(NULL);
+			if ((pid = fork()) == -1)
+				fatal("fork");
+			if (pid == 0) {
+				free(pids);
+				free(started);
+				_exit(worker(o, i));
+			}
+			pids[i] = pid;
+			running++;
+		}
+		if (running == 0)
+			break;
+		pid = waitpid(-1, &st, 0);
+		if (pid == -1) {
+			if (errno != EINTR)
+				fatal("waitpid");
+			if (quit)
+				for (i = 0; i < o->workers; i++)
+					if (pids[i] != 0)
+						kill(pids[i], SIGTERM);
+			continue;
+		}
+		for (i = 0; i < o->workers; i++) {
+			if (pids[i] != pid)
+				continue;
+			pids[i] = 0;
+			running--;
+			if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_OK &&
+			    o->drain)
+				started[i] = -1;	/* done */
+			else if (!quit) {
+				log_warnx("worker %d (pid %ld) died: status "
+				    "%d", i, (long)pid, st);
+				if (o->drain) {
+					status = EXIT_SYSTEM;
+					started[i] = -1;
+				}
+			}
+		}
+	}
+	free(pids);
+	free(started);
+	return status;
+}
+
+static int
+cmd_migrate(const struct opts *o)
+{
+	MYSQL	*my;
+	char	 err[REASON_MAX];
+
+	if ((my = db_connect(o->optfile, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "ingestd: %s\n", err);
+		return EXIT_SYSTEM;
+	}
+	if (db_migrate(my, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ingestd: migrate: %s\n", err);
+		mysql_close(my);
+		return EXIT_SYSTEM;
+	}
+	printf("MySQL schema version %d\n", db_latest_version());
+	mysql_close(my);
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts	 o;
+	struct vbs_conf	*conf;
+	char		 err[512];
+	const char	*cmd;
+	int		 ch, conf_given = 0, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.conf_path = DEFAULT_CONF;
+	o.method = PKT_INFILE;
+	o.workers = -1;
+	while ((ch = getopt(argc, argv, "c:df:km:nP:s:vw:x")) != -1) {
+		switch (ch) {
+		case 'c':
+			o.client = optarg;
+			break;
+		case 'd':
+			o.foreground = 1;
+			break;
+		case 'f':
+			o.conf_path = optarg;
+			conf_given = 1;
+			break;
+		case 'k':
+			o.keep = 1;
+			break;
+		case 'm':
+			o.optfile = optarg;
+			break;
+		case 'n':
+			o.check_only = 1;
+			break;
+		case 'P':
+			if (strcmp(optarg, "infile") == 0)
+				o.method = PKT_INFILE;
+			else if (strcmp(optarg, "insert") == 0)
+				o.method = PKT_INSERT;
+			else if (strcmp(optarg, "bulk") == 0)
+				o.method = PKT_BULK;
+			else
+				usage();
+			break;
+		case 's':
+			o.spool = optarg;
+			break;
+		case 'v':
+			o.verbose++;
+			break;
+		case 'w':
+			o.workers = atoi(optarg);
+			if (o.workers < 1 || o.workers > 64)
+				usage();
+			break;
+		case 'x':
+			o.drain = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 && !o.check_only)
+		usage();
+	cmd = argc > 0 ? argv[0] : "";
+
+	/* No vbs.conf at the default place: the defaults (and options). */
+	if (!conf_given && access(o.conf_path, F_OK) == -1)
+		conf = conf_defaults();
+	else
+		conf = conf_load(o.conf_path, err, sizeof(err));
+	if (conf == NULL) {
+		fprintf(stderr, "ingestd: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (o.optfile == NULL)
+		o.optfile = conf_str(conf, "ingestd", "mysql_options");
+	if (o.spool == NULL)
+		o.spool = conf_str(conf, "ingestd", "spool");
+	if (o.workers < 0)
+		o.workers = (int)conf_int(conf, "ingestd", "workers");
+	o.max_batch = (uint64_t)conf_int(conf, "ingestd", "max_batch");
+	o.migrate = conf_bool(conf, "ingestd", "migrate_at_start");
+	if (o.check_only) {
+		conf_print(conf, "ingestd", stdout);
+		printf("# effective: mysql_options=%s spool=%s workers=%d "
+		    "packets=%s\n", o.optfile, o.spool, o.workers,
+		    o.method == PKT_INSERT ? "insert" : o.method == PKT_BULK ?
+	    "bulk" : "infile");
+		return EXIT_OK;
+	}
+	/* load and migrate are commands: their messages go to stderr. */
+	log_init("ingestd", o.foreground || strcmp(cmd, "serve") != 0,
+	    o.verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		fatalx("mysql_library_init");
+
+	if (strcmp(cmd, "load") == 0) {
+		set_signal(SIGTERM, on_signal);
+		set_signal(SIGINT, on_signal);
+		rc = cmd_load(&o, argc - 1, argv + 1);
+	} else if (strcmp(cmd, "serve") == 0 && argc == 1)
+		rc = cmd_serve(&o);
+	else if (strcmp(cmd, "migrate") == 0 && argc == 1)
+		rc = cmd_migrate(&o);
+	else
+		usage();
+	conf_free(conf);
+	mysql_library_end();
+	return rc;
+}

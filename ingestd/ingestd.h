@@ -1,0 +1,104 @@
+/*
+ * ingestd.h: the server that loads clients' SQLite batches into MySQL.
+ * Internal to ingestd; prototypes are grouped by the file that defines
+ * them.  A batch file is hostile input until validate.c has accepted it;
+ * MySQL (reached through the option file) and the spool directory are
+ * trusted.
+ */
+
+#ifndef INGESTD_H
+#define INGESTD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mysql.h>
+#include <sqlite3.h>
+
+/* Limits a batch must respect (checked before anything is written). */
+#define MAX_FLOWS	1000000		/* flow rows in one batch */
+#define MAX_PACKETS	20000000	/* packet rows in one batch */
+#define MAX_META	256		/* meta rows */
+#define MAX_META_VALUE	1024		/* bytes of a meta value */
+#define MAX_ID		160		/* batch_id, bytes */
+#define MAX_CLIENT	64		/* client_id, bytes */
+#define MAX_APP		255		/* flows.app */
+#define MAX_EXE		1024		/* flows.exe */
+#define MAX_WORD	16		/* label_source, end_reason */
+#define MAX_IFACE	32		/* flows.iface */
+#define MAX_ORPHANS	10000		/* flows named only by packets */
+
+#define REASON_MAX	512
+
+/* Ways of sending packet rows to MySQL; measured by tests/bench. */
+enum pkt_method {
+	PKT_INFILE = 0,		/* LOAD DATA LOCAL INFILE from memory */
+	PKT_INSERT = 1,		/* multi-row prepared INSERT */
+	PKT_BULK = 2		/* MariaDB array-bound INSERT */
+};
+
+/* One flow row as validated: what the loader needs beyond SQLite. */
+struct vflow {
+	int64_t		 flow_id;
+	int64_t		 first_seq;
+	uint32_t	 npackets;	/* its packet rows in this batch */
+};
+
+/* A batch that validate_batch() has opened and accepted. */
+struct batch {
+	char		 path[4096];
+	sqlite3		*db;		/* read-only, immutable */
+	char		 batch_id[MAX_ID + 1];	/* meta batch_id */
+	char		 client_id[MAX_CLIENT + 1];	/* meta client_id */
+	uint64_t	 file_bytes;
+	uint64_t	 nflows;
+	uint64_t	 npackets;
+	int64_t		 first_us, last_us;	/* meta, 0 when absent */
+	char		 meta_json[65536];	/* all of meta, as a JSON object */
+	struct vflow	*flows;		/* sorted by flow_id */
+	int64_t		*orphans;	/* flows of packets, not in flows */
+	size_t		 norphans;
+};
+
+/* Outcome of loading one batch. */
+enum load_result {
+	LOAD_OK = 0,		/* loaded, committed */
+	LOAD_DUP = 1,		/* already in MySQL: acknowledged, skipped */
+	LOAD_BAD = 2,		/* refused: quarantine, nothing written */
+	LOAD_RETRY = 3		/* MySQL trouble: try again later */
+};
+
+/* validate.c */
+int	 validate_batch(struct batch *, const char *, const char *, uint64_t,
+	    char *, size_t);
+void	 batch_close(struct batch *);
+void	 validate_quiet(void);
+int	 addr_text_to_bin(int, const unsigned char *, int, uint8_t *);
+extern const char flows_select[];
+
+/* load.c */
+int	 load_batch(MYSQL *, struct batch *, enum pkt_method, const char *,
+	    char *, size_t);
+extern uint64_t	load_packet_rows;	/* rows sent, for -v statistics */
+
+/* db.c */
+MYSQL	*db_connect(const char *, char *, size_t);
+int	 db_migrate(MYSQL *, char *, size_t);
+int	 db_check_version(MYSQL *, int, char *, size_t);
+int	 db_latest_version(void);
+int	 db_exec(MYSQL *, const char *);
+int	 db_error_is_data(unsigned int);
+
+/* spool.c */
+struct spool;
+struct spool *spool_open(const char *, char *, size_t);
+void	 spool_free(struct spool *);
+int	 spool_recover(struct spool *, int);
+int	 spool_claim(struct spool *, char *, size_t, char *, size_t);
+int	 spool_finish(struct spool *, const char *, int);
+int	 spool_quarantine(struct spool *, const char *, const char *);
+int	 spool_release(struct spool *, const char *);
+int	 spool_client_of(const char *, char *, size_t);
+uint64_t spool_quarantined(const struct spool *);
+
+#endif /* INGESTD_H */

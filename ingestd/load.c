@@ -1,0 +1,868 @@
+/*
+ * load.c: writes one validated batch into MySQL, exactly once.  Runs in
+ * every ingestd loader, after validate.c has accepted the file; the
+ * rows are read again from the same immutable file, and MySQL is
+ * trusted.
+ *
+ * One transaction per batch, and its first write is the batch's ledger
+ * row (primary key: client and batch id).  So a batch is either wholly
+ * in MySQL with its ledger row or not at all; a second loader of the
+ * same batch blocks on that row until the first commits, then gets a
+ * duplicate key and acknowledges the batch as already loaded; a loader
+ * killed mid-load leaves an open transaction that MySQL rolls back when
+ * the connection drops.  Nothing here assumes it is the only loader.
+ *
+ * Flows spanning batches are joined by an upsert that keeps the latest
+ * totals whatever order the batches arrive in.  Packets go through one
+ * of three paths (tests/bench/ingestd.sh measures them): LOAD DATA
+ * LOCAL INFILE fed from memory through the client library's infile
+ * handler (the default, fastest), multi-row prepared INSERTs, or
+ * MariaDB's array-bound bulk INSERT.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+
+#include "proto.h"
+#include "ingestd.h"
+
+#define FLOW_SQL_MAX	(1024 * 1024)	/* bytes of one flows statement */
+#define INSERT_ROWS	1000		/* rows of one prepared INSERT */
+#define BULK_ROWS	10000		/* rows of one array-bound INSERT */
+#define ATTEMPTS	5		/* deadlocks before giving up */
+
+uint64_t	load_packet_rows;
+static unsigned int last_errno;	/* of the last failure; ROLLBACK clears */
+
+/* A growing string for the statements built here. */
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+sb_need(struct sbuf *s, size_t n)
+{
+	if (s->len + n + 1 <= s->cap)
+		return;
+	while (s->len + n + 1 > s->cap)
+		s->cap = s->cap == 0 ? 4096 : s->cap * 2;
+	if ((s->p = realloc(s->p, s->cap)) == NULL)
+		fatal("sbuf");
+}
+
+static void
+sb_add(struct sbuf *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_add(struct sbuf *s, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	sb_need(s, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(s->p + s->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	s->len += (size_t)n;
+}
+
+/* Bytes as a hex literal: exact for any content, no escaping rules. */
+static void
+sb_hex(struct sbuf *s, const void *v, size_t n)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = v;
+	size_t			 i;
+
+	sb_need(s, 2 * n + 3);
+	s->p[s->len++] = 'X';
+	s->p[s->len++] = '\'';
+	for (i = 0; i < n; i++) {
+		s->p[s->len++] = hex[p[i] >> 4];
+		s->p[s->len++] = hex[p[i] & 15];
+	}
+	s->p[s->len++] = '\'';
+	s->p[s->len] = '\0';
+}
+
+/* A text or NULL column of the flows row, as a hex literal or NULL. */
+static void
+sb_col_bytes(struct sbuf *s, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		sb_add(s, "NULL");
+	else
+		sb_hex(s, sqlite3_column_text(st, i),
+		    (size_t)sqlite3_column_bytes(st, i));
+}
+
+static void
+sb_col_int(struct sbuf *s, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		sb_add(s, "NULL");
+	else
+		sb_add(s, "%lld", (long long)sqlite3_column_int64(st, i));
+}
+
+/* Outcome of a failed MySQL call, with the reason for the log. */
+static int
+db_fail(MYSQL *my, const char *what, char *reason, size_t rlen)
+{
+	unsigned int	e = mysql_errno(my);
+
+	last_errno = e;
+	snprintf(reason, rlen, "%s: MySQL error %u: %s", what, e,
+	    mysql_error(my));
+	return db_error_is_data(e) ? LOAD_BAD : LOAD_RETRY;
+}
+
+/* The client's number, made on first sight (enrolment may add it too). */
+static int
+client_number(MYSQL *my, const char *name, int create, unsigned long *id,
+    char *reason, size_t rlen)
+{
+	static char		 cached[MAX_CLIENT + 1];
+	static unsigned long	 cached_id;
+	MYSQL_RES		*res;
+	MYSQL_ROW		 row;
+	char			 q[256];
+	int			 pass;
+
+	if (cached[0] != '\0' && strcmp(cached, name) == 0) {
+		*id = cached_id;
+		return 0;
+	}
+	/* name is [A-Za-z0-9_-]: validate.c checked it. */
+	for (pass = 0; pass < 2; pass++) {
+		snprintf(q, sizeof(q), "SELECT client_id FROM clients WHERE "
+		    "client_name = '%s'", name);
+		if (mysql_query(my, q) != 0 ||
+		    (res = mysql_store_result(my)) == NULL)
+			return db_fail(my, "clients", reason, rlen);
+		row = mysql_fetch_row(res);
+		if (row != NULL && row[0] != NULL) {
+			*id = strtoul(row[0], NULL, 10);
+			mysql_free_result(res);
+			snprintf(cached, sizeof(cached), "%s", name);
+			cached_id = *id;
+			return 0;
+		}
+		mysql_free_result(res);
+		if (!create) {
+			*id = 0;
+			return 0;
+		}
+		snprintf(q, sizeof(q), "INSERT IGNORE INTO clients "
+		    "(client_name) VALUES ('%s')", name);
+		if (mysql_query(my, q) != 0)
+			return db_fail(my, "clients", reason, rlen);
+	}
+	snprintf(reason, rlen, "clients: cannot register '%s'", name);
+	return LOAD_RETRY;
+}
+
+/* Is the batch in the ledger already?  1 yes, 0 no, <0 LOAD_* error. */
+static int
+in_ledger(MYSQL *my, unsigned long cid, const char *name, char *reason,
+    size_t rlen)
+{
+	MYSQL_RES	*res;
+	char		 q[512];
+	int		 found;
+
+	snprintf(q, sizeof(q), "SELECT 1 FROM batches WHERE client_id = %lu "
+	    "AND batch_name = '%s'", cid, name);
+	if (mysql_query(my, q) != 0 || (res = mysql_store_result(my)) == NULL)
+		return -db_fail(my, "batches", reason, rlen);
+	found = mysql_fetch_row(res) != NULL;
+	mysql_free_result(res);
+	return found;
+}
+
+/*
+ * Packets whose flow has no row in the batch must name a flow this
+ * client already has in MySQL; otherwise the batch is refused.
+ */
+static int
+check_orphans(MYSQL *my, struct batch *b, unsigned long cid, char *reason,
+    size_t rlen)
+{
+	struct sbuf	 s = { 0 };
+	MYSQL_RES	*res;
+	size_t		 i;
+	uint64_t	 found;
+
+	if (b->norphans == 0)
+		return LOAD_OK;
+	sb_add(&s, "SELECT COUNT(*) FROM flows WHERE client_id = %lu AND "
+	    "flow_id IN (", cid);
+	for (i = 0; i < b->norphans; i++)
+		sb_add(&s, "%s%" PRId64, i ? "," : "", b->orphans[i]);
+	sb_add(&s, ")");
+	if (mysql_query(my, s.p) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		free(s.p);
+		return db_fail(my, "flows", reason, rlen);
+	}
+	free(s.p);
+	{
+		MYSQL_ROW row = mysql_fetch_row(res);
+		found = row != NULL && row[0] != NULL ?
+		    strtoull(row[0], NULL, 10) : 0;
+	}
+	mysql_free_result(res);
+	if (found != b->norphans) {
+		snprintf(reason, rlen, "packets without their flow: %zu "
+		    "flow(s) named by packets (first %" PRId64 ") have no "
+		    "row in this batch, and %" PRIu64 " of them are in MySQL",
+		    b->norphans, b->orphans[0], found);
+		return LOAD_BAD;
+	}
+	return LOAD_OK;
+}
+
+static struct vflow *
+batch_flow(struct batch *b, int64_t id)
+{
+	size_t	lo = 0, hi = b->nflows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->flows[mid].flow_id == id)
+			return &b->flows[mid];
+		if (b->flows[mid].flow_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * The upsert's rule for a flow seen before: the row with the higher
+ * next_seq is the later one (totals are cumulative), and at equal
+ * next_seq an ended row beats an open one.  MySQL assigns left to right
+ * and later assignments see earlier ones, so ended and next_seq, which
+ * the rule reads, are assigned last.
+ */
+#define LATER	"(VALUES(next_seq) > next_seq OR (VALUES(next_seq) = " \
+		"next_seq AND VALUES(ended) > ended))"
+#define UPD(c)	c " = IF(" LATER ", VALUES(" c "), " c ")"
+
+static const char flows_upsert_tail[] =
+    " ON DUPLICATE KEY UPDATE "
+    UPD("batch_id") ", " UPD("end_us") ", "
+    UPD("packets_out") ", " UPD("packets_in") ", "
+    UPD("bytes_out") ", " UPD("bytes_in") ", "
+    UPD("app") ", " UPD("pid") ", " UPD("uid") ", " UPD("exe") ", "
+    UPD("label_source") ", " UPD("label_delay_us") ", "
+    UPD("end_reason") ", " UPD("iface") ", "
+    "start_us = LEAST(start_us, VALUES(start_us)), "
+    UPD("ended") ", " UPD("next_seq");
+
+static const char flows_insert_head[] =
+    "INSERT INTO flows (client_id, flow_id, batch_id, first_batch_id, "
+    "start_us, end_us, ip_version, protocol, local_ip, local_port, "
+    "remote_ip, remote_port, packets_out, packets_in, bytes_out, "
+    "bytes_in, app, pid, uid, exe, label_source, label_delay_us, "
+    "end_reason, ended, iface, next_seq) VALUES ";
+
+static int
+load_flows(MYSQL *my, struct batch *b, unsigned long cid, unsigned long bid,
+    char *reason, size_t rlen)
+{
+	struct sbuf	 s = { 0 };
+	sqlite3_stmt	*st;
+	uint8_t		 a[16];
+	int		 rc, n, rows = 0, ret = LOAD_OK;
+
+	if (sqlite3_prepare_v2(b->db, flows_select, -1, &st, NULL) !=
+	    SQLITE_OK) {
+		snprintf(reason, rlen, "flows: %s", sqlite3_errmsg(b->db));
+		return LOAD_BAD;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			int64_t id = sqlite3_column_int64(st, 0);
+			int ipver = sqlite3_column_int(st, 3);
+			struct vflow *f = batch_flow(b, id);
+
+			if (f == NULL) {
+				snprintf(reason, rlen, "flows: flow %" PRId64
+				    " changed under us", id);
+				ret = LOAD_BAD;
+				break;
+			}
+			if (rows == 0) {
+				s.len = 0;
+				sb_add(&s, "%s", flows_insert_head);
+			} else
+				sb_add(&s, ",");
+			sb_add(&s, "(%lu,%" PRId64 ",%lu,%lu,", cid, id, bid,
+			    bid);
+			sb_col_int(&s, st, 1);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 2);
+			sb_add(&s, ",%d,", ipver);
+			sb_col_int(&s, st, 4);
+			sb_add(&s, ",");
+			if ((n = addr_text_to_bin(ipver,
+			    sqlite3_column_text(st, 5),
+			    sqlite3_column_bytes(st, 5), a)) == -1) {
+				snprintf(reason, rlen, "flows: flow %" PRId64
+				    ": bad local_ip", id);
+				ret = LOAD_BAD;
+				break;
+			}
+			sb_hex(&s, a, (size_t)n);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 6);
+			sb_add(&s, ",");
+			if ((n = addr_text_to_bin(ipver,
+			    sqlite3_column_text(st, 7),
+			    sqlite3_column_bytes(st, 7), a)) == -1) {
+				snprintf(reason, rlen, "flows: flow %" PRId64
+				    ": bad remote_ip", id);
+				ret = LOAD_BAD;
+				break;
+			}
+			sb_hex(&s, a, (size_t)n);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 8);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 9);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 10);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 11);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 12);
+			sb_add(&s, ",");
+			sb_col_bytes(&s, st, 13);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 14);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 15);
+			sb_add(&s, ",");
+			sb_col_bytes(&s, st, 16);
+			sb_add(&s, ",");
+			sb_col_bytes(&s, st, 17);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 18);
+			sb_add(&s, ",");
+			sb_col_bytes(&s, st, 19);
+			sb_add(&s, ",");
+			sb_col_int(&s, st, 20);
+			sb_add(&s, ",");
+			sb_col_bytes(&s, st, 22);
+			sb_add(&s, ",%" PRId64 ")", f->first_seq +
+			    (int64_t)f->npackets);
+			rows++;
+		} else if (rc != SQLITE_DONE) {
+			snprintf(reason, rlen, "flows: %s",
+			    sqlite3_errmsg(b->db));
+			ret = LOAD_BAD;
+			break;
+		}
+		if (rows > 0 && (rc == SQLITE_DONE || s.len >= FLOW_SQL_MAX)) {
+			sb_add(&s, "%s", flows_upsert_tail);
+			if (mysql_real_query(my, s.p, s.len) != 0) {
+				ret = db_fail(my, "flows", reason, rlen);
+				break;
+			}
+			rows = 0;
+		}
+		if (rc == SQLITE_DONE)
+			break;
+	}
+	sqlite3_finalize(st);
+	free(s.p);
+	return ret;
+}
+
+static const char packets_select[] =
+    "SELECT flow_id, seq, direction, size, tcp_flags, rel_us FROM packets "
+    "ORDER BY flow_id, seq";
+
+/* Decimal digits of v, backwards from end; returns the first digit. */
+static char *
+utoa_back(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+/* One packet row as a TSV line; returns its length (at most 80). */
+static size_t
+packet_line(sqlite3_stmt *st, char *out)
+{
+	char	 tmp[96], *end = tmp + sizeof(tmp), *p = end;
+	int	 i;
+
+	*--p = '\n';
+	for (i = 5; i >= 0; i--) {
+		p = utoa_back(p, (uint64_t)sqlite3_column_int64(st, i));
+		if (i > 0)
+			*--p = '\t';
+	}
+	memcpy(out, p, (size_t)(end - p));
+	return (size_t)(end - p);
+}
+
+/*
+ * The infile handler: LOAD DATA LOCAL asks for a "file", and gets the
+ * batch's packet rows as TSV, made on the fly from the SQLite cursor.
+ * It never opens a file, whatever name the server asks for.
+ */
+struct infile {
+	sqlite3_stmt	*st;
+	sqlite3		*db;
+	int		 armed;		/* our own LOAD DATA is running */
+	int		 done;
+	char		 pend[96];	/* a line that did not fit */
+	size_t		 plen, poff;
+	uint64_t	 rows;
+	char		 err[256];
+};
+
+static int
+infile_init(void **ptr, const char *name, void *userdata)
+{
+	struct infile	*in = userdata;
+
+	(void)name;
+	*ptr = in;
+	if (!in->armed) {
+		snprintf(in->err, sizeof(in->err), "no local file is offered");
+		return 1;
+	}
+	return 0;
+}
+
+static int
+infile_read(void *ptr, char *buf, unsigned int len)
+{
+	struct infile	*in = ptr;
+	unsigned int	 o = 0;
+	size_t		 n;
+	int		 rc;
+
+	while (o < len) {
+		if (in->poff < in->plen) {
+			n = in->plen - in->poff;
+			if (n > len - o)
+				n = len - o;
+			memcpy(buf + o, in->pend + in->poff, n);
+			in->poff += n;
+			o += (unsigned int)n;
+			continue;
+		}
+		if (in->done)
+			break;
+		rc = sqlite3_step(in->st);
+		if (rc == SQLITE_DONE) {
+			in->done = 1;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			snprintf(in->err, sizeof(in->err), "packets: %s",
+			    sqlite3_errmsg(in->db));
+			return -1;
+		}
+		in->rows++;
+		if (len - o >= 96)
+			o += (unsigned int)packet_line(in->st, buf + o);
+		else {
+			in->plen = packet_line(in->st, in->pend);
+			in->poff = 0;
+		}
+	}
+	return (int)o;
+}
+
+static void
+infile_end(void *ptr)
+{
+	(void)ptr;
+}
+
+static int
+infile_error(void *ptr, char *msg, unsigned int len)
+{
+	struct infile	*in = ptr;
+
+	snprintf(msg, len, "%s", in->err[0] != '\0' ? in->err :
+	    "infile error");
+	return CR_UNKNOWN_ERROR;
+}
+
+static struct infile	infile;
+
+static int
+packets_infile(MYSQL *my, struct batch *b, unsigned long cid,
+    unsigned long bid, char *reason, size_t rlen)
+{
+	char		q[512];
+	uint64_t	n;
+
+	memset(&infile, 0, sizeof(infile));
+	if (sqlite3_prepare_v2(b->db, packets_select, -1, &infile.st,
+	    NULL) != SQLITE_OK) {
+		snprintf(reason, rlen, "packets: %s", sqlite3_errmsg(b->db));
+		return LOAD_BAD;
+	}
+	infile.db = b->db;
+	infile.armed = 1;
+	mysql_set_local_infile_handler(my, infile_init, infile_read,
+	    infile_end, infile_error, &infile);
+	snprintf(q, sizeof(q), "LOAD DATA LOCAL INFILE 'vbs-packets' INTO "
+	    "TABLE packets CHARACTER SET binary FIELDS TERMINATED BY '\\t' "
+	    "ESCAPED BY '' LINES TERMINATED BY '\\n' (flow_id, seq, "
+	    "direction, size, tcp_flags, rel_us) SET client_id = %lu, "
+	    "batch_id = %lu", cid, bid);
+	if (mysql_query(my, q) != 0) {
+		infile.armed = 0;
+		sqlite3_finalize(infile.st);
+		return db_fail(my, "packets", reason, rlen);
+	}
+	infile.armed = 0;
+	sqlite3_finalize(infile.st);
+	load_packet_rows += infile.rows;
+	/*
+	 * LOAD DATA LOCAL turns a duplicate key or a bad value into a
+	 * warning and skips the row: every row must have gone in.
+	 */
+	n = mysql_affected_rows(my);
+	if (n != b->npackets || mysql_warning_count(my) != 0) {
+		snprintf(reason, rlen, "packets: %" PRIu64 " of %" PRIu64
+		    " rows loaded, %u warnings (a flow's seq already in "
+		    "MySQL?)", n, b->npackets, mysql_warning_count(my));
+		return LOAD_BAD;
+	}
+	return LOAD_OK;
+}
+
+/* Prepare a multi-row INSERT of nrows rows, 6 parameters each. */
+static MYSQL_STMT *
+prepare_insert(MYSQL *my, unsigned long cid, unsigned long bid, int nrows)
+{
+	struct sbuf	 s = { 0 };
+	MYSQL_STMT	*ps;
+	int		 i;
+
+	sb_add(&s, "INSERT INTO packets (client_id, batch_id, flow_id, seq, "
+	    "direction, size, tcp_flags, rel_us) VALUES ");
+	for (i = 0; i < nrows; i++)
+		sb_add(&s, "%s(%lu,%lu,?,?,?,?,?,?)", i ? "," : "", cid, bid);
+	if ((ps = mysql_stmt_init(my)) == NULL)
+		fatal("mysql_stmt_init");
+	if (mysql_stmt_prepare(ps, s.p, s.len) != 0) {
+		free(s.p);
+		mysql_stmt_close(ps);
+		return NULL;
+	}
+	free(s.p);
+	return ps;
+}
+
+static int
+packets_insert(MYSQL *my, struct batch *b, unsigned long cid,
+    unsigned long bid, char *reason, size_t rlen)
+{
+	MYSQL_STMT	*full = NULL, *part = NULL, *ps;
+	MYSQL_BIND	*bind;
+	long long	*vals;
+	sqlite3_stmt	*st;
+	int		 rc, n = 0, k, ret = LOAD_OK;
+
+	if ((bind = calloc(INSERT_ROWS * 6, sizeof(*bind))) == NULL ||
+	    (vals = calloc(INSERT_ROWS * 6, sizeof(*vals))) == NULL)
+		fatal("packets");
+	for (k = 0; k < INSERT_ROWS * 6; k++) {
+		bind[k].buffer_type = MYSQL_TYPE_LONGLONG;
+		bind[k].buffer = &vals[k];
+		bind[k].is_unsigned = 1;
+	}
+	if (sqlite3_prepare_v2(b->db, packets_select, -1, &st, NULL) !=
+	    SQLITE_OK) {
+		snprintf(reason, rlen, "packets: %s", sqlite3_errmsg(b->db));
+		free(bind);
+		free(vals);
+		return LOAD_BAD;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			for (k = 0; k < 6; k++)
+				vals[n * 6 + k] = sqlite3_column_int64(st, k);
+			n++;
+		} else if (rc != SQLITE_DONE) {
+			snprintf(reason, rlen, "packets: %s",
+			    sqlite3_errmsg(b->db));
+			ret = LOAD_BAD;
+			break;
+		}
+		if (n == INSERT_ROWS || (rc == SQLITE_DONE && n > 0)) {
+			if (n == INSERT_ROWS) {
+				if (full == NULL &&
+				    (full = prepare_insert(my, cid, bid,
+				    n)) == NULL) {
+					ret = db_fail(my, "packets", reason,
+					    rlen);
+					break;
+				}
+				ps = full;
+			} else {
+				if ((part = prepare_insert(my, cid, bid,
+				    n)) == NULL) {
+					ret = db_fail(my, "packets", reason,
+					    rlen);
+					break;
+				}
+				ps = part;
+			}
+			if (mysql_stmt_bind_param(ps, bind) != 0 ||
+			    mysql_stmt_execute(ps) != 0) {
+				last_errno = mysql_stmt_errno(ps);
+				snprintf(reason, rlen, "packets: MySQL error "
+				    "%u: %s", mysql_stmt_errno(ps),
+				    mysql_stmt_error(ps));
+				ret = db_error_is_data(mysql_stmt_errno(ps)) ?
+				    LOAD_BAD : LOAD_RETRY;
+				break;
+			}
+			load_packet_rows += (uint64_t)n;
+			n = 0;
+		}
+		if (rc == SQLITE_DONE)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (full != NULL)
+		mysql_stmt_close(full);
+	if (part != NULL)
+		mysql_stmt_close(part);
+	free(bind);
+	free(vals);
+	return ret;
+}
+
+/*
+ * MariaDB's array binding: one single-row INSERT executed for up to
+ * BULK_ROWS rows at once (COM_STMT_BULK_EXECUTE), column arrays of
+ * binary values, no text for the server to parse.
+ */
+static int
+packets_bulk(MYSQL *my, struct batch *b, unsigned long cid,
+    unsigned long bid, char *reason, size_t rlen)
+{
+	MYSQL_STMT	*ps;
+	MYSQL_BIND	 bind[6];
+	long long	*cols;
+	sqlite3_stmt	*st;
+	char		 q[256];
+	unsigned int	 n = 0;
+	int		 rc, k, ret = LOAD_OK;
+
+	if ((cols = calloc((size_t)BULK_ROWS * 6, sizeof(*cols))) == NULL)
+		fatal("packets");
+	memset(bind, 0, sizeof(bind));
+	for (k = 0; k < 6; k++) {
+		bind[k].buffer_type = MYSQL_TYPE_LONGLONG;
+		bind[k].buffer = &cols[(size_t)k * BULK_ROWS];
+		bind[k].is_unsigned = 1;
+	}
+	snprintf(q, sizeof(q), "INSERT INTO packets (client_id, batch_id, "
+	    "flow_id, seq, direction, size, tcp_flags, rel_us) VALUES "
+	    "(%lu,%lu,?,?,?,?,?,?)", cid, bid);
+	if ((ps = mysql_stmt_init(my)) == NULL)
+		fatal("mysql_stmt_init");
+	if (mysql_stmt_prepare(ps, q, strlen(q)) != 0) {
+		mysql_stmt_close(ps);
+		free(cols);
+		return db_fail(my, "packets", reason, rlen);
+	}
+	if (sqlite3_prepare_v2(b->db, packets_select, -1, &st, NULL) !=
+	    SQLITE_OK) {
+		snprintf(reason, rlen, "packets: %s", sqlite3_errmsg(b->db));
+		mysql_stmt_close(ps);
+		free(cols);
+		return LOAD_BAD;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			for (k = 0; k < 6; k++)
+				cols[(size_t)k * BULK_ROWS + n] =
+				    sqlite3_column_int64(st, k);
+			n++;
+		} else if (rc != SQLITE_DONE) {
+			snprintf(reason, rlen, "packets: %s",
+			    sqlite3_errmsg(b->db));
+			ret = LOAD_BAD;
+			break;
+		}
+		if (n == BULK_ROWS || (rc == SQLITE_DONE && n > 0)) {
+			if (mysql_stmt_attr_set(ps, STMT_ATTR_ARRAY_SIZE, &n) ||
+			    mysql_stmt_bind_param(ps, bind) != 0 ||
+			    mysql_stmt_execute(ps) != 0) {
+				last_errno = mysql_stmt_errno(ps);
+				snprintf(reason, rlen, "packets: MySQL error "
+				    "%u: %s", mysql_stmt_errno(ps),
+				    mysql_stmt_error(ps));
+				ret = db_error_is_data(mysql_stmt_errno(ps)) ?
+				    LOAD_BAD : LOAD_RETRY;
+				break;
+			}
+			load_packet_rows += n;
+			n = 0;
+		}
+		if (rc == SQLITE_DONE)
+			break;
+	}
+	sqlite3_finalize(st);
+	mysql_stmt_close(ps);
+	free(cols);
+	return ret;
+}
+
+static int
+load_once(MYSQL *my, struct batch *b, enum pkt_method method,
+    const char *loader, unsigned long cid, char *reason, size_t rlen)
+{
+	struct sbuf	 s = { 0 };
+	unsigned long	 bid;
+	uint64_t	 t0 = mono_us(), t1, t2, t3;
+	int		 ret;
+
+	if (mysql_query(my, "START TRANSACTION") != 0)
+		return db_fail(my, "start", reason, rlen);
+	sb_add(&s, "INSERT INTO batches (client_id, batch_name, loader, "
+	    "file_bytes, flows, packets, first_us, last_us, meta) VALUES "
+	    "(%lu, '%s', ", cid, b->batch_id);
+	sb_hex(&s, loader, strlen(loader));
+	sb_add(&s, ", %" PRIu64 ", %" PRIu64 ", %" PRIu64 ", ", b->file_bytes,
+	    b->nflows, b->npackets);
+	if (b->first_us > 0)
+		sb_add(&s, "%" PRId64 ", ", b->first_us);
+	else
+		sb_add(&s, "NULL, ");
+	if (b->last_us > 0)
+		sb_add(&s, "%" PRId64 ", ", b->last_us);
+	else
+		sb_add(&s, "NULL, ");
+	sb_hex(&s, b->meta_json, strlen(b->meta_json));
+	sb_add(&s, ")");
+	if (mysql_real_query(my, s.p, s.len) != 0) {
+		free(s.p);
+		if (mysql_errno(my) == ER_DUP_ENTRY) {
+			/* Another loader got there first and committed. */
+			mysql_query(my, "ROLLBACK");
+			return LOAD_DUP;
+		}
+		ret = db_fail(my, "batches", reason, rlen);
+		goto rollback;
+	}
+	free(s.p);
+	bid = (unsigned long)mysql_insert_id(my);
+
+	t1 = mono_us();
+	if ((ret = load_flows(my, b, cid, bid, reason, rlen)) != LOAD_OK)
+		goto rollback;
+	t2 = mono_us();
+	if (b->npackets > 0) {
+		if (method == PKT_INSERT)
+			ret = packets_insert(my, b, cid, bid, reason, rlen);
+		else if (method == PKT_BULK)
+			ret = packets_bulk(my, b, cid, bid, reason, rlen);
+		else
+			ret = packets_infile(my, b, cid, bid, reason, rlen);
+		if (ret != LOAD_OK)
+			goto rollback;
+	}
+	t3 = mono_us();
+	if (mysql_commit(my) != 0)
+		return db_fail(my, "commit", reason, rlen);
+	log_debug("%s: loaded as batch %lu: %" PRIu64 " flows, %" PRIu64
+	    " packets; ms: ledger %" PRIu64 ", flows %" PRIu64 ", packets %"
+	    PRIu64 ", commit %" PRIu64, b->batch_id, bid, b->nflows,
+	    b->npackets, (t1 - t0) / 1000, (t2 - t1) / 1000, (t3 - t2) / 1000,
+	    (mono_us() - t3) / 1000);
+	return LOAD_OK;
+rollback:
+	mysql_query(my, "ROLLBACK");
+	return ret;
+}
+
+/*
+ * Load a validated batch.  LOAD_OK: committed.  LOAD_DUP: already in
+ * MySQL.  LOAD_BAD: the batch's data is refused (reason says why) and
+ * nothing of it was written.  LOAD_RETRY: MySQL failed; nothing of the
+ * batch is committed unless the commit itself was cut off, in which
+ * case loading again finds it in the ledger.
+ */
+int
+load_batch(MYSQL *my, struct batch *b, enum pkt_method method,
+    const char *loader, char *reason, size_t rlen)
+{
+	unsigned long	cid;
+	int		ret, attempt, found;
+
+	/*
+	 * A client seen for the first time is registered, but not before
+	 * its batch has passed the checks that need MySQL: a refused
+	 * batch leaves nothing behind.
+	 */
+	if ((ret = client_number(my, b->client_id, 0, &cid, reason,
+	    rlen)) != 0)
+		return ret;
+	if (cid == 0) {
+		if (b->norphans > 0) {
+			snprintf(reason, rlen, "packets without their flow: "
+			    "%zu flow(s) named by packets (first %" PRId64
+			    ") have no row in this batch, and the client is "
+			    "new", b->norphans, b->orphans[0]);
+			return LOAD_BAD;
+		}
+		if ((ret = client_number(my, b->client_id, 1, &cid, reason,
+		    rlen)) != 0)
+			return ret;
+	}
+	/* The cheap answer for a batch sent again: no locks taken. */
+	if ((found = in_ledger(my, cid, b->batch_id, reason, rlen)) < 0)
+		return -found;
+	if (found)
+		return LOAD_DUP;
+	if ((ret = check_orphans(my, b, cid, reason, rlen)) != LOAD_OK)
+		return ret;
+	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		last_errno = 0;
+		ret = load_once(my, b, method, loader, cid, reason, rlen);
+		if (ret != LOAD_RETRY || (last_errno != ER_LOCK_DEADLOCK &&
+		    last_errno != ER_LOCK_WAIT_TIMEOUT))
+			break;
+		log_info("%s: %s; attempt %d", b->batch_id, reason, attempt);
+	}
+	return ret;
+}

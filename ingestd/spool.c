@@ -1,0 +1,348 @@
+/*
+ * spool.c: the directory where uploads wait to be loaded.  Runs in each
+ * ingestd loader.  The spool is trusted (only ingestd writes it); the
+ * names of the files in it come from clients' ids and are checked.
+ * Several ingestd processes, on several hosts, may share one spool:
+ * every hand-over is a rename(2), which is atomic on one file system
+ * (and on NFS, server-side), so a file is always in exactly one place.
+ *
+ *   tmp/         the receiver writes an upload here, fsyncs it, then
+ *                renames it into incoming/
+ *   incoming/    CLIENT.NAME: waiting; CLIENT is the uploader's id
+ *   claim/       CLIENT.NAME~HOST~PID: one loader's, by rename
+ *   quarantine/  CLIENT.NAME refused, and CLIENT.NAME.reason
+ *   done/        loaded files, when they are kept (-k); else deleted
+ *
+ * A loader that dies leaves its claim behind.  Claims of a dead process
+ * on this host go back to incoming/ at once; any claim older than the
+ * stale limit goes back too, whoever holds it: loading twice is safe,
+ * because MySQL's ledger makes the second load a no-op.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "ingestd.h"
+
+struct spool {
+	char		 dir[PATH_MAX];
+	char		 host[128];
+	pid_t		 pid;
+	uint64_t	 quarantined;
+};
+
+static const char *const subdirs[] = {
+	"tmp", "incoming", "claim", "quarantine", "done"
+};
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+struct spool *
+spool_open(const char *dir, char *err, size_t errlen)
+{
+	struct spool	*sp;
+	char		 path[PATH_MAX + 32];
+	size_t		 i;
+	char		*c;
+
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(sp->dir, sizeof(sp->dir), "%s", dir);
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		if (mkdir_p(path, 0750) == -1 || access(path, W_OK) == -1) {
+			snprintf(err, errlen, "spool %s: %s", path,
+			    strerror(errno));
+			free(sp);
+			return NULL;
+		}
+	}
+	if (gethostname(sp->host, sizeof(sp->host)) == -1)
+		snprintf(sp->host, sizeof(sp->host), "localhost");
+	sp->host[sizeof(sp->host) - 1] = '\0';
+	/* The claim suffix is split on '~': keep the host name free of it. */
+	for (c = sp->host; *c != '\0'; c++)
+		if (*c == '~' || *c == '/')
+			*c = '_';
+	sp->pid = getpid();
+	return sp;
+}
+
+void
+spool_free(struct spool *sp)
+{
+	free(sp);
+}
+
+uint64_t
+spool_quarantined(const struct spool *sp)
+{
+	return sp->quarantined;
+}
+
+/*
+ * The uploader of a spooled file is the part of its name before the
+ * first dot.  -1 when the name is not CLIENT.NAME with CLIENT of
+ * [A-Za-z0-9_-] and NAME of [A-Za-z0-9_.-].
+ */
+int
+spool_client_of(const char *name, char *client, size_t len)
+{
+	const char	*dot = strchr(name, '.');
+	size_t		 i, n;
+
+	if (dot == NULL || dot == name || dot[1] == '\0' ||
+	    (size_t)(dot - name) > MAX_CLIENT || strlen(name) > 200)
+		return -1;
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    (c == '.' && name + i >= dot)))
+			return -1;
+	}
+	n = (size_t)(dot - name);
+	if (n >= len)
+		return -1;
+	memcpy(client, name, n);
+	client[n] = '\0';
+	return 0;
+}
+
+/* The spool name of a claimed path: strip the directory and ~HOST~PID. */
+static int
+claimed_name(const char *claimed, char *name, size_t len)
+{
+	const char	*base = strrchr(claimed, '/');
+	char		*t;
+
+	base = base != NULL ? base + 1 : claimed;
+	if (snprintf(name, len, "%s", base) >= (int)len)
+		return -1;
+	if ((t = strrchr(name, '~')) == NULL)
+		return -1;
+	*t = '\0';
+	if ((t = strrchr(name, '~')) == NULL)
+		return -1;
+	*t = '\0';
+	return 0;
+}
+
+/*
+ * Claim the next waiting file: rename it into claim/ under a name that
+ * only this process uses.  1 with its path and spool name, 0 when
+ * nothing waits, -1 on a system error.
+ */
+int
+spool_claim(struct spool *sp, char *path, size_t plen, char *name,
+    size_t nlen)
+{
+	char		 from[PATH_MAX + 300];
+	DIR		*d;
+	struct dirent	*de;
+	int		 rc = 0;
+
+	snprintf(from, sizeof(from), "%s/incoming", sp->dir);
+	if ((d = opendir(from)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strchr(de->d_name, '~') != NULL)
+			continue;
+		snprintf(from, sizeof(from), "%s/incoming/%s", sp->dir,
+		    de->d_name);
+		if (snprintf(path, plen, "%s/claim/%s~%s~%ld", sp->dir,
+		    de->d_name, sp->host, (long)sp->pid) >= (int)plen)
+			continue;
+		if (rename(from, path) == -1) {
+			if (errno == ENOENT)
+				continue;	/* another loader's now */
+			rc = -1;
+			break;
+		}
+		snprintf(name, nlen, "%s", de->d_name);
+		rc = 1;
+		break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Put a claimed file back in incoming/, for this or another loader. */
+int
+spool_release(struct spool *sp, const char *claimed)
+{
+	char	name[NAME_MAX + 1], to[PATH_MAX + 300];
+
+	if (claimed_name(claimed, name, sizeof(name)) == -1)
+		return -1;
+	snprintf(to, sizeof(to), "%s/incoming/%s", sp->dir, name);
+	return rename(claimed, to);
+}
+
+/* A loaded (or already loaded) file: into done/ when kept, else gone. */
+int
+spool_finish(struct spool *sp, const char *claimed, int keep)
+{
+	char	name[NAME_MAX + 1], to[PATH_MAX + 300];
+
+	if (!keep)
+		return unlink(claimed);
+	if (claimed_name(claimed, name, sizeof(name)) == -1)
+		return -1;
+	snprintf(to, sizeof(to), "%s/done/%s", sp->dir, name);
+	return rename(claimed, to);
+}
+
+/*
+ * A refused file goes to quarantine/ with NAME.reason beside it (one
+ * line: the reason).  The reason is written first, by rename, so a file
+ * in quarantine always has one.  A name already there gets a suffix.
+ */
+int
+spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
+{
+	char	 name[NAME_MAX + 1], to[PATH_MAX + 300], rs[PATH_MAX + 320];
+	char	 tmp[PATH_MAX + 320];
+	FILE	*fp;
+	int	 i;
+
+	if (claimed_name(claimed, name, sizeof(name)) == -1) {
+		const char *b = strrchr(claimed, '/');
+		snprintf(name, sizeof(name), "%s", b != NULL ? b + 1 : claimed);
+	}
+	for (i = 0; i < 1000; i++) {
+		if (i == 0)
+			snprintf(to, sizeof(to), "%s/quarantine/%s", sp->dir,
+			    name);
+		else
+			snprintf(to, sizeof(to), "%s/quarantine/%s.%d",
+			    sp->dir, name, i);
+		snprintf(rs, sizeof(rs), "%s.reason", to);
+		if (access(to, F_OK) == -1 && access(rs, F_OK) == -1)
+			break;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/tmp/.reason.%s.%ld", sp->dir,
+	    sp->host, (long)sp->pid);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(fp, "%s\n", reason);
+	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
+		fclose(fp);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(fp);
+	if (rename(tmp, rs) == -1 || rename(claimed, to) == -1)
+		return -1;
+	sp->quarantined++;
+	log_warnx("%s: quarantined: %s", name, reason);
+	return 0;
+}
+
+/*
+ * Is this process of this host gone?  A zombie counts as gone: a killed
+ * loader's workers may wait unreaped under an init that does not reap.
+ */
+static int
+pid_gone(long pid)
+{
+	char	 path[64], buf[256], *p;
+	FILE	*fp;
+	size_t	 n;
+
+	if (kill((pid_t)pid, 0) == -1)
+		return errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
+		return 0;
+	return p[2] == 'Z' || p[2] == 'X';
+}
+
+/*
+ * Give back claims whose loader is gone: a dead process of this host at
+ * once, anyone's after stale seconds.  Returns how many went back.
+ */
+int
+spool_recover(struct spool *sp, int stale)
+{
+	char		 dir[PATH_MAX + 16], path[PATH_MAX + 300];
+	char		 host[128];
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	const char	*t1, *t2;
+	long		 pid;
+	int		 n = 0, give;
+
+	snprintf(dir, sizeof(dir), "%s/claim", sp->dir);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((t2 = strrchr(de->d_name, '~')) == NULL)
+			continue;
+		for (t1 = t2 - 1; t1 > de->d_name && *t1 != '~'; t1--)
+			;
+		if (*t1 != '~' || (size_t)(t2 - t1 - 1) >= sizeof(host))
+			continue;
+		memcpy(host, t1 + 1, (size_t)(t2 - t1 - 1));
+		host[t2 - t1 - 1] = '\0';
+		pid = strtol(t2 + 1, NULL, 10);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		give = 0;
+		if (strcmp(host, sp->host) == 0 && pid > 0 &&
+		    pid != (long)sp->pid && pid_gone(pid))
+			give = 1;
+		else if (stale > 0 && stat(path, &st) == 0 &&
+		    st.st_ctime + stale < time(NULL))
+			give = 1;
+		if (give && spool_release(sp, path) == 0) {
+			log_info("%s: claim of a gone loader given back",
+			    de->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}

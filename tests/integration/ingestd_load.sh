@@ -1,0 +1,155 @@
+#!/bin/sh
+# tests/integration/ingestd_load.sh: ingestd against a private MariaDB.
+# Migrations; batches whose flows span batches loaded into exactly the
+# counts they hold, in order or not, by either packet path; loading again
+# changes nothing; corrupt batches quarantined from the spool with the
+# right reason and nothing of them in MySQL; the documented
+# least-privilege account is enough to load.
+
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/lib_mariadb.sh"
+
+if ! mariadb_available; then
+	skip "ingestd load" "no mariadbd"; exit 0
+fi
+[ -x "$BIN/ingestd" ] || { not_ok "ingestd built"; exit 1; }
+T=$(tmpdir)
+cleanup() { mariadb_stop; rm -rf "$T"; }
+mariadb_start "$T/db" --innodb-flush-log-at-trx-commit=2 ||
+    { not_ok "mariadb starts"; rm -rf "$T"; exit 1; }
+trap cleanup EXIT
+MK="python3 $TOP/tests/integration/ingestd_mkbatch.py"
+mdb "CREATE DATABASE vbs"
+mariadb_optfile "$T/root.cnf" vbs
+ING="$BIN/ingestd -m $T/root.cnf"
+
+# -- migrations
+$ING load /dev/null >"$T/out" 2>&1
+equal "load before migrate refused" "$?" 111
+check "  and says how" grep -q 'run `ingestd migrate`' "$T/out"
+check "migrate" $ING migrate >/dev/null 2>&1
+check "migrate again is a no-op" $ING migrate >/dev/null 2>&1
+nmig=$(ls "$TOP"/ingestd/sql/[0-9][0-9][0-9]_*.sql | wc -l)
+equal "schema_version: every migration once" \
+    "$(mdb 'SELECT GROUP_CONCAT(version ORDER BY version) FROM vbs.schema_version')" \
+    "$(seq -s, 1 "$nmig")"
+
+# -- load: four batches, 300 flows, 6000 packets, flows spanning batches
+$MK make "$T/a" --client alice --batches 4 --flows 300 --packets 6000 \
+    --seed 1 >"$T/want"
+$ING load "$T"/a/*.sqlite >"$T/out" 2>&1
+equal "load exits 0" "$?" 0
+equal "4 loaded" "$(grep -c ': loaded ' "$T/out")" 4
+q() { mdb "USE vbs; $1"; }
+equal "ledger rows" "$(q 'SELECT COUNT(*), SUM(packets) FROM batches')" "4	6000"
+equal "flows joined across batches" "$(q 'SELECT COUNT(*) FROM flows')" 300
+equal "packets" "$(q 'SELECT COUNT(*) FROM packets')" 6000
+equal "latest totals kept" \
+    "$(q 'SELECT SUM(packets_out + packets_in), SUM(next_seq), SUM(ended) FROM flows')" \
+    "6000	6000	300"
+equal "each flow's packets all there, seq 0..n-1" "$(q "SELECT COUNT(*) FROM
+    (SELECT f.flow_id, f.next_seq, COUNT(p.seq) n, MAX(p.seq) m FROM flows f
+     LEFT JOIN packets p USING (client_id, flow_id) GROUP BY f.flow_id)
+     x WHERE n <> next_seq OR m <> next_seq - 1")" 0
+equal "addresses are 4 or 16 bytes" \
+    "$(q "SELECT COUNT(*) FROM flows WHERE LENGTH(local_ip) <> IF(ip_version = 4, 4, 16)")" 0
+equal "an address reads back" \
+    "$(q "SELECT COUNT(*) FROM flows WHERE INET6_NTOA(local_ip) LIKE '198.18.%' OR INET6_NTOA(local_ip) LIKE 'fd00::%'")" 300
+
+sum_all() {
+	q "CHECKSUM TABLE flows, packets, batches, clients" | cut -f2 | tr '\n' ' '
+}
+before=$(sum_all)
+$ING load "$T"/a/*.sqlite >"$T/out" 2>&1
+equal "load again exits 0" "$?" 0
+equal "  all duplicates" "$(grep -c ': duplicate ' "$T/out")" 4
+equal "  and nothing changed" "$(sum_all)" "$before"
+
+# -- out of order, and the other packet path, give the same flows
+$MK make "$T/b" --client bob --batches 4 --flows 300 --packets 6000 \
+    --seed 1 >/dev/null
+for f in $(ls "$T"/b/*.sqlite | sort -r); do
+	$ING -P insert load "$f" >>"$T/outb" 2>&1
+done
+equal "reverse order, -P insert: 4 loaded" "$(grep -c ': loaded ' "$T/outb")" 4
+digest() {
+	q "SELECT MD5(GROUP_CONCAT(CONCAT_WS(',', flow_id, start_us, end_us,
+	    packets_out, packets_in, bytes_out, bytes_in, end_reason, ended,
+	    next_seq, HEX(app)) ORDER BY flow_id)) FROM flows f JOIN clients c
+	    USING (client_id) WHERE client_name = '$1'"
+}
+pdigest() {
+	q "SELECT MD5(GROUP_CONCAT(CONCAT_WS(',', flow_id, seq, direction,
+	    size, tcp_flags, rel_us) ORDER BY flow_id, seq)) FROM packets p
+	    JOIN clients c USING (client_id) WHERE client_name = '$1'"
+}
+q "SET SESSION group_concat_max_len = 100000000" >/dev/null
+equal "same flows whatever the order" "$(digest bob)" "$(digest alice)"
+equal "same packets whatever the path" "$(pdigest bob)" "$(pdigest alice)"
+
+# -- corrupt batches through the spool: quarantined with their reason
+S="$T/spool"
+mkdir -p "$S/incoming"
+$MK make "$T/c" --client carol --batches 2 --flows 50 --packets 800 \
+    --seed 7 >/dev/null
+good=$(ls "$T"/c/*.sqlite | head -1)
+for m in flip truncate version foreign orphan schema meta; do
+	$MK corrupt $m "$good" "$S/incoming/carol.bad-$m.sqlite"
+done
+printf 'not sqlite' >"$S/incoming/carol.bad-garbage.sqlite"
+cp "$good" "$S/incoming/bad~name"
+cp "$good" "$S/incoming/nodot"
+before=$(sum_all)
+$ING -d -s "$S" -w 2 -x serve >"$T/serve.log" 2>&1
+equal "serve -x drains the spool" "$?" 0
+equal "  incoming empty" "$(ls "$S/incoming" | wc -l)" 1
+equal "  a name with ~ is never claimed" "$(ls "$S/incoming")" "bad~name"
+rm -f "$S/incoming/bad~name"
+equal "  claim empty" "$(ls "$S/claim" | wc -l)" 0
+reason() { cat "$S/quarantine/$1.reason" 2>/dev/null; }
+expect() {
+	if reason "$1" | grep -q "$2"; then ok "quarantined $1: $2"
+	else not_ok "quarantined $1: $2"; diag "reason: $(reason "$1")"; fi
+}
+expect carol.bad-flip.sqlite "^integrity"
+expect carol.bad-truncate.sqlite "^truncated"
+expect carol.bad-version.sqlite "^schema version: file has 2"
+expect carol.bad-foreign.sqlite "^foreign client: meta client_id 'mallory'"
+expect carol.bad-orphan.sqlite "^packets without their flow"
+expect carol.bad-schema.sqlite "^schema differs"
+expect carol.bad-meta.sqlite "^meta: no batch_id"
+expect carol.bad-garbage.sqlite "^not an SQLite database"
+expect nodot "^bad spool name"
+for f in "$S"/quarantine/*.reason; do
+	[ -f "${f%.reason}" ] || not_ok "quarantined file beside $f"
+done
+equal "nothing of them in MySQL" "$(sum_all)" "$before"
+equal "no carol batch in the ledger" \
+    "$(q "SELECT COUNT(*) FROM batches JOIN clients USING (client_id) WHERE client_name='carol'")" 0
+
+# -- the least-privilege account of ingestd.8 loads (and migrate needs more)
+mdb "CREATE USER ingest@localhost IDENTIFIED BY 'pw';
+GRANT SELECT, INSERT ON vbs.clients TO ingest@localhost;
+GRANT SELECT, INSERT ON vbs.batches TO ingest@localhost;
+GRANT SELECT, INSERT, UPDATE ON vbs.flows TO ingest@localhost;
+GRANT INSERT ON vbs.packets TO ingest@localhost;
+GRANT SELECT ON vbs.schema_version TO ingest@localhost;"
+mariadb_optfile "$T/ingest.cnf" vbs ingest pw
+cp "$T"/c/*.sqlite "$S/incoming/"
+$BIN/ingestd -m "$T/ingest.cnf" -d -s "$S" -w 1 -x -k serve >"$T/lp.log" 2>&1
+equal "least-privilege account loads" "$(ls "$S/done" | wc -l)" 2
+equal "  carol's packets in" "$(q "SELECT COUNT(*) FROM packets JOIN clients USING (client_id) WHERE client_name='carol'")" 800
+$BIN/ingestd -m "$T/ingest.cnf" load "$T"/c/*.sqlite >"$T/out" 2>&1
+equal "  and acknowledges duplicates" "$(grep -c ': duplicate ' "$T/out")" 2
+mdb "CREATE TABLE vbs.sv_save AS SELECT * FROM vbs.schema_version;
+DELETE FROM vbs.schema_version"
+$BIN/ingestd -m "$T/ingest.cnf" migrate >"$T/out" 2>&1
+check "  but cannot migrate" [ $? -ne 0 ]
+mdb "INSERT INTO vbs.schema_version SELECT * FROM vbs.sv_save;
+DROP TABLE vbs.sv_save"
+
+# -- limits: a batch larger than max_batch
+printf '[ingestd]\nmax_batch = 4k\n' >"$T/vbs.conf"
+$BIN/ingestd -f "$T/vbs.conf" -m "$T/root.cnf" load "$good" >"$T/out" 2>&1
+equal "max_batch refuses (exit 1)" "$?" 1
+check "  as too large" grep -q 'refused: too large' "$T/out"
