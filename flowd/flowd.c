@@ -3,9 +3,9 @@
  * its inputs (recordings with -r; else the sockets to capd and sockd,
  * whose peers it checks), recovers what a previous run left in the work
  * directory, gives up privileges (the vbs user, no capabilities,
- * no_new_privs, seccomp) and runs.  flowd trusts its configuration and
- * the master that started it; its input is the producers' and is
- * decoded strictly.
+ * no_new_privs, seccomp), tells its master it is ready (-R) and runs.
+ * flowd trusts its configuration and the master that started it; its
+ * input is the producers' and is decoded strictly.
  */
 
 #include <sys/types.h>
@@ -48,7 +48,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: flowd [-dnv] [-f config] [-P policy] [-K keyfile] "
 	    "[-o outbox]\n"
-	    "             [-W workdir] [-C capd] [-S sockd] "
+	    "             [-W workdir] [-C capd] [-S sockd] [-R readyfd] "
 	    "[-r recording ...]\n");
 	exit(EXIT_USAGE);
 }
@@ -155,6 +155,22 @@ open_input(const char *spec, const char *what, uid_t want)
 	return s;
 }
 
+/*
+ * Tell the master that flowd is set up: one line on the inherited
+ * descriptor, which is then closed (s6's readiness notification).
+ */
+static void
+notify_ready(int fd)
+{
+	static const char line[] = "ready\n";
+
+	if (fd == -1)
+		return;
+	if (write(fd, line, sizeof(line) - 1) != (ssize_t)sizeof(line) - 1)
+		log_warn("readiness descriptor %d", fd);
+	close(fd);
+}
+
 static uid_t
 user_uid(const char *user)
 {
@@ -179,9 +195,11 @@ main(int argc, char *argv[])
 	const char *sockspec = NULL, *pstr;
 	uint8_t key[16];
 	int ch, debug = 0, verbose = 0, checkonly = 0, ninputs = 0, rc;
-	int capfd = -1, sockfd = -1;
+	int capfd = -1, sockfd = -1, readyfd = -1;
+	char *end;
+	long l;
 
-	while ((ch = getopt(argc, argv, "C:df:K:no:P:r:S:vW:")) != -1) {
+	while ((ch = getopt(argc, argv, "C:df:K:no:P:R:r:S:vW:")) != -1) {
 		switch (ch) {
 		case 'C':
 			capspec = optarg;
@@ -203,6 +221,14 @@ main(int argc, char *argv[])
 			break;
 		case 'P':
 			policy = optarg;
+			break;
+		case 'R':
+			l = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || l < 0 ||
+			    l >= INT_MAX || fcntl((int)l, F_GETFD) == -1)
+				errx(EXIT_USAGE, "-R %s: not an open descriptor",
+				    optarg);
+			readyfd = (int)l;
 			break;
 		case 'r':
 			if (ninputs == MAX_INPUTS)
@@ -299,6 +325,7 @@ main(int argc, char *argv[])
 		c->run = 0x400000 | (uint32_t)(c->replay_hash & 0x3fffff);
 		if (batch_open(&fd, errbuf, sizeof(errbuf)) == -1)
 			errx(EXIT_SYSTEM, "%s", errbuf);
+		notify_ready(readyfd);
 		rc = input_replay(&fd, inputs, ninputs);
 	} else {
 		const char *user = conf_str(conf, "vbsd", "user");
@@ -324,6 +351,7 @@ main(int argc, char *argv[])
 		sandbox_enter(&ss);
 		log_info("running: outbox %s, privacy %s, run %" PRIu32,
 		    c->outbox, privacy_name(c->privacy), c->run);
+		notify_ready(readyfd);
 		rc = input_live(&fd, capfd, sockfd);
 	}
 	batch_finish(&fd);

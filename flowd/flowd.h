@@ -228,7 +228,7 @@ uint64_t siphash24(const uint8_t *, const void *, size_t);
 /* input.c */
 int	 input_replay(struct flowd *, char * const *, int);
 int	 input_live(struct flowd *, int, int);
-uint64_t input_digest(char * const *, int);
+uint64_t input_digest(char **, int);
 void	 input_record(struct flowd *, const struct vbs_rec *, int);
 void	 appstats_flow(struct flowd *, const struct flow *);
 void	 appstats_write(struct flowd *);

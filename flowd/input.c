@@ -1,14 +1,17 @@
 /*
  * input.c: flowd's two ways in.  Runs in flowd.  Replay reads recordings
  * through libvbsproto's merge reader, which yields their records in
- * time order; live reads capd's and sockd's SOCK_SEQPACKET sockets,
- * whose peers flowd.c has checked, and sends look-ups back to sockd.
+ * time order (a piped recording through a relay child, so that its
+ * first bytes can name it); live reads capd's and sockd's SOCK_SEQPACKET
+ * sockets, whose peers flowd.c has checked, and sends look-ups back to
+ * sockd.
  * Every message is decoded strictly by msg_open/msg_next; a message
  * that fails is counted and dropped, never half used.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,36 +30,142 @@
 #define APPS_EVERY_US	60000000ULL
 
 static char	producers[MAX_SOURCES][VBS_NAME_MAX];
+static int	hello_seen[MAX_SOURCES];	/* 2: none, and said so */
+
+#define DIGEST_PREFIX	65536
+
+/* Children that feed a piped recording back to the reader (relay). */
+static pid_t	relays[MAX_SOURCES];
+static int	relay_fds[MAX_SOURCES];
+static int	nrelays;
+static char	relay_paths[MAX_SOURCES][32];
+
+/* Read up to len bytes, stopping only at the end or an error. */
+static ssize_t
+read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, buf + got, len - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int
+write_full(int fd, const uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * A recording that is not a regular file (capd -w - | flowd -r -, a
+ * FIFO) cannot be read twice, and its first bytes, read for the digest,
+ * are gone from it.  A child gives them back: it writes them into a
+ * new pipe, then copies the rest of the input after them, and the
+ * reader opens that pipe as /dev/fd/N.  The child ends at the input's
+ * end (0) or a read error (1), or when flowd stops reading.  NULL if
+ * the relay cannot be made.
+ */
+static char *
+relay_start(int in, const uint8_t *pre, size_t npre, uint8_t *buf)
+{
+	int p[2];
+	pid_t pid;
+	ssize_t n;
+
+	if (nrelays == MAX_SOURCES || pipe(p) == -1)
+		return NULL;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		signal(SIGPIPE, SIG_DFL);
+		if (write_full(p[1], pre, npre) == -1)
+			_exit(0);
+		/* the child's copy of buf: the prefix is written */
+		while ((n = read(in, buf, DIGEST_PREFIX)) != 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				_exit(1);
+			if (write_full(p[1], buf, (size_t)n) == -1)
+				_exit(0);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	relays[nrelays] = pid;
+	relay_fds[nrelays] = p[0];
+	snprintf(relay_paths[nrelays], sizeof(relay_paths[nrelays]),
+	    "/dev/fd/%d", p[0]);
+	return relay_paths[nrelays++];
+}
 
 /*
  * A digest of the input for replay's batch and flow ids: each file's
  * size and first 64 KiB.  Cheap, and the same recordings give the same
- * ids.
+ * ids.  A recording that is not a regular file has no size: its first
+ * 64 KiB alone name it, and it is read through a relay (above), whose
+ * path replaces it in paths.
  */
 uint64_t
-input_digest(char * const *paths, int n)
+input_digest(char **paths, int n)
 {
 	static const uint8_t key[16] = "vbs-flowd-replay";
+	char *relay;
 	uint8_t *buf;
 	uint64_t h = 0, part[2];
 	struct stat sb;
 	ssize_t got;
 	int i, fd;
 
-	if ((buf = malloc(65536 + 16)) == NULL)
+	if ((buf = malloc(DIGEST_PREFIX + 16)) == NULL)
 		return 0;
 	for (i = 0; i < n; i++) {
 		memset(buf, 0, 16);
 		got = 0;
-		if ((fd = open(paths[i], O_RDONLY | O_CLOEXEC)) != -1) {
-			if (fstat(fd, &sb) == 0) {
-				part[0] = (uint64_t)sb.st_size;
-				part[1] = h;
-				memcpy(buf, part, 16);
+		if (strcmp(paths[i], "-") == 0)
+			fd = dup(STDIN_FILENO);
+		else
+			fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		if (fd != -1 && fstat(fd, &sb) == 0) {
+			part[0] = S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size :
+			    UINT64_MAX;
+			part[1] = h;
+			memcpy(buf, part, 16);
+			got = read_full(fd, buf + 16, DIGEST_PREFIX);
+			if (!S_ISREG(sb.st_mode) && got >= 0) {
+				if ((relay = relay_start(fd, buf + 16,
+				    (size_t)got, buf + 16)) == NULL)
+					fatal("relay for %s", paths[i]);
+				paths[i] = relay;
 			}
-			got = read(fd, buf + 16, 65536);
-			close(fd);
 		}
+		if (fd != -1)
+			close(fd);
 		h = siphash24(key, buf, 16 + (size_t)(got > 0 ? got : 0));
 	}
 	free(buf);
@@ -70,11 +179,26 @@ input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 	const char *prod = src >= 0 && src < MAX_SOURCES ? producers[src] : "";
 	struct sock_rec s;
 
+	/*
+	 * A stream may begin without its hello: a flowd restarted on the
+	 * same sockets gets what capd and sockd send after the hello that
+	 * went to the one before.  The records are good; only the hello's
+	 * facts (capd's interface names, the OS) wait for the next one.
+	 */
+	if (r->type != MSG_HELLO && src >= 0 && src < MAX_SOURCES &&
+	    hello_seen[src] == 0) {
+		hello_seen[src] = 2;
+		log_info("%s stream began without a hello (a restart?): "
+		    "taking its records", prod[0] != '\0' ? prod :
+		    "a producer's");
+	}
 	switch (r->type) {
 	case MSG_HELLO:
-		if (src >= 0 && src < MAX_SOURCES)
+		if (src >= 0 && src < MAX_SOURCES) {
 			snprintf(producers[src], sizeof(producers[src]), "%s",
 			    r->u.hello.producer);
+			hello_seen[src] = 1;
+		}
 		if (strcmp(r->u.hello.producer, "capd") == 0)
 			fd->capd_hello = r->u.hello;
 		break;
@@ -112,6 +236,31 @@ input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 	}
 }
 
+/*
+ * Reap the relays, after closing their pipes so that none waits on a
+ * reader that stopped early: -1 if one could not read its input.
+ */
+static int
+relay_wait(void)
+{
+	int i, st, rc = 0;
+
+	for (i = 0; i < nrelays; i++) {
+		close(relay_fds[i]);
+		while (waitpid(relays[i], &st, 0) == -1)
+			if (errno != EINTR) {
+				st = 0;
+				break;
+			}
+		if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+			log_warnx("relay of a piped recording failed");
+			rc = -1;
+		}
+	}
+	nrelays = 0;
+	return rc;
+}
+
 /* Replay: every record of every recording, then end every flow. */
 int
 input_replay(struct flowd *fd, char * const *paths, int n)
@@ -123,6 +272,7 @@ input_replay(struct flowd *fd, char * const *paths, int n)
 
 	if ((m = merge_open(paths, n, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
+		relay_wait();
 		return EXIT_INPUT;
 	}
 	if ((r = malloc(sizeof(*r))) == NULL)
@@ -136,7 +286,7 @@ input_replay(struct flowd *fd, char * const *paths, int n)
 	free(r);
 	merge_close(m);
 	flow_end_all(fd, END_EOF);
-	return ret;
+	return relay_wait() == -1 ? EXIT_INPUT : ret;
 }
 
 struct live_lookups {
@@ -248,6 +398,9 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	/* the sockets' roles name their producers before any hello */
+	snprintf(producers[0], sizeof(producers[0]), "capd");
+	snprintf(producers[1], sizeof(producers[1]), "sockd");
 	memset(&ll, 0, sizeof(ll));
 	ll.sock = sockfd;
 	if (msg_init(&ll.mb) == -1)

@@ -35,6 +35,7 @@
 
 #define PRIV_KEYLEN	16
 #define PRIV_CACHE	4096	/* direct-mapped pseudonym cache */
+#define TEXT_CACHE	1024	/* direct-mapped IPv6 text cache */
 
 struct priv_cache {
 	uint8_t		 ipver;
@@ -42,10 +43,17 @@ struct priv_cache {
 	uint8_t		 out[16];
 };
 
+/* inet_ntop's text of an IPv6 address (valid when text[0] != 0). */
+struct text_cache {
+	uint8_t		 addr[16];
+	char		 text[INET6_ADDRSTRLEN];
+};
+
 struct privacy {
 	int			 policy;
 	uint8_t			 key[PRIV_KEYLEN];
 	struct priv_cache	*cache;
+	struct text_cache	*text6;
 };
 
 static const char *const policy_names[] = {
@@ -138,11 +146,16 @@ privacy_new(int policy, const uint8_t *key)
 	if ((pv = calloc(1, sizeof(*pv))) == NULL)
 		return NULL;
 	pv->policy = policy;
+	if ((pv->text6 = calloc(TEXT_CACHE, sizeof(*pv->text6))) == NULL) {
+		free(pv);
+		return NULL;
+	}
 	if (key != NULL)
 		memcpy(pv->key, key, PRIV_KEYLEN);
 	if (policy == PRIV_PREFIX || policy == PRIV_HASH) {
 		if ((pv->cache = calloc(PRIV_CACHE, sizeof(*pv->cache))) ==
 		    NULL) {
+			free(pv->text6);
 			free(pv);
 			return NULL;
 		}
@@ -157,6 +170,7 @@ privacy_free(struct privacy *pv)
 		return;
 	explicit_bzero(pv->key, sizeof(pv->key));
 	free(pv->cache);
+	free(pv->text6);
 	free(pv);
 }
 
@@ -243,15 +257,64 @@ hash_pseudonym(const struct privacy *pv, uint8_t ipver, const uint8_t *a,
 	be_put(out + half, half, rr);
 }
 
-static struct priv_cache *
-cache_slot(const struct privacy *pv, uint8_t ipver, const uint8_t *a)
+static uint64_t
+addr_hash(uint8_t ipver, const uint8_t *a)
 {
 	uint64_t h = 1469598103934665603ULL;
 	int i, n = ipver == 4 ? 4 : 16;
 
 	for (i = 0; i < n; i++)
 		h = (h ^ a[i]) * 1099511628211ULL;
-	return &pv->cache[(h ^ (h >> 29)) & (PRIV_CACHE - 1)];
+	return h ^ (h >> 29);
+}
+
+static struct priv_cache *
+cache_slot(const struct privacy *pv, uint8_t ipver, const uint8_t *a)
+{
+	return &pv->cache[addr_hash(ipver, a) & (PRIV_CACHE - 1)];
+}
+
+/*
+ * The text of an address, exactly as inet_ntop writes it.  Every flow
+ * row has two, and libc's inet_ntop (a printf per part) was a tenth of
+ * a replay: IPv4 is written here, IPv6 goes through a cache of
+ * inet_ntop's own text, since its zero-run and embedded-IPv4 rules are
+ * libc's to define.
+ */
+static const char *
+addr_text(struct privacy *pv, uint8_t ipver, const uint8_t *a, char *buf,
+    size_t len)
+{
+	struct text_cache *t;
+	char *p = buf;
+	int i, v;
+
+	if (ipver == 4) {
+		if (len < INET_ADDRSTRLEN)
+			return "?";
+		for (i = 0; i < 4; i++) {
+			v = a[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return buf;
+	}
+	t = &pv->text6[addr_hash(ipver, a) & (TEXT_CACHE - 1)];
+	if (t->text[0] == '\0' || memcmp(t->addr, a, 16) != 0) {
+		if (inet_ntop(AF_INET6, a, t->text, sizeof(t->text)) == NULL) {
+			t->text[0] = '\0';
+			return "?";
+		}
+		memcpy(t->addr, a, 16);
+	}
+	if (strlen(t->text) >= len)
+		return "?";
+	memcpy(buf, t->text, strlen(t->text) + 1);
+	return buf;
 }
 
 /*
@@ -291,10 +354,7 @@ privacy_addr(struct privacy *pv, uint8_t ipver, const uint8_t *a, char *buf,
 		memcpy(out, a, 16);
 		break;
 	}
-	if (inet_ntop(ipver == 4 ? AF_INET : AF_INET6, out, buf,
-	    (socklen_t)len) == NULL)
-		return "?";
-	return buf;
+	return addr_text(pv, ipver, out, buf, len);
 }
 
 static int

@@ -23,7 +23,7 @@ failed=""
 # run NAME CMD...: one test program; its TAP lines are counted.
 run() {
 	name=$1; shift
-	log="$out/$name.log"
+	log="$out/$(echo "$name" | tr / _).log"
 	start=$(date +%s)
 	timeout -k 10 "${TEST_TIMEOUT:-900}" "$@" >"$log" 2>&1
 	rc=$?
@@ -47,7 +47,7 @@ run() {
 }
 
 for t in "$O"/tests/*; do
-	[ -x "$t" ] || continue
+	[ -f "$t" ] && [ -x "$t" ] || continue
 	run "unit/${t##*/}" "$t"
 done
 [ -f tests/golden/run.sh ] && run golden sh tests/golden/run.sh

@@ -3,7 +3,8 @@
  * its published test vector; prefix pseudonyms preserve exactly the
  * common prefix of any two addresses, IPv4 and IPv6, and depend on the
  * key; the hash policy is a permutation (no collisions) and keeps no
- * prefix; truncate cuts at /24 and /48; clear is inet_ntop.
+ * prefix; truncate cuts at /24 and /48; clear is inet_ntop's text,
+ * character for character, for random addresses and the special forms.
  */
 
 #include <sys/types.h>
@@ -188,6 +189,67 @@ test_truncate_clear(void **state)
 	privacy_free(c);
 }
 
+/*
+ * flowd writes address text itself (IPv4) or through a cache (IPv6):
+ * it must be inet_ntop's, every time, cached or not.
+ */
+static void
+test_clear_is_inet_ntop(void **state)
+{
+	static const char *const special[] = {
+		"::", "::1", "::ffff:192.0.2.1", "::192.0.2.1", "1::",
+		"1:0:0:1::1", "1::1:0:0:1", "fe80:0:0:1::1",
+		"2001:db8::", "0:1:0:1:0:1:0:1", "::ffff:0:0",
+		"0.0.0.0", "255.255.255.255", "10.0.0.1", "100.99.9.0"
+	};
+	struct privacy *c = privacy_new(PRIV_CLEAR, NULL);
+	uint8_t a[16];
+	char want[64], buf[64];
+	uint64_t r;
+	size_t i;
+	int j, k, v6;
+
+	(void)state;
+	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+		memset(a, 0, sizeof(a));
+		v6 = strchr(special[i], ':') != NULL;
+		assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET,
+		    special[i], a), 1);
+		assert_non_null(inet_ntop(v6 ? AF_INET6 : AF_INET, a, want,
+		    sizeof(want)));
+		assert_string_equal(privacy_addr(c, v6 ? 6 : 4, a, buf,
+		    sizeof(buf)), want);
+	}
+	for (i = 0; i < 200000; i++) {
+		memset(a, 0, sizeof(a));
+		for (j = 0; j < 16; j += 8) {
+			r = xorshift();
+			/* zero words often, so that runs of them occur */
+			for (k = 0; k < 8; k += 2)
+				if ((r >> (k * 8)) & 1)
+					r &= ~(0xffffULL << (k * 8));
+			memcpy(a + j, &r, 8);
+		}
+		if (i % 3 == 0) {
+			memset(a + 4, 0, 12);
+			assert_non_null(inet_ntop(AF_INET, a, want,
+			    sizeof(want)));
+			assert_string_equal(privacy_addr(c, 4, a, buf,
+			    sizeof(buf)), want);
+			continue;
+		}
+		if (i % 7 == 0)
+			a[i % 16] = 0;	/* an address seen again, changed */
+		assert_non_null(inet_ntop(AF_INET6, a, want, sizeof(want)));
+		assert_string_equal(privacy_addr(c, 6, a, buf, sizeof(buf)),
+		    want);
+		assert_string_equal(privacy_addr(c, 6, a, buf, sizeof(buf)),
+		    want);
+	}
+	assert_string_equal(privacy_addr(c, 4, a, buf, 8), "?");
+	privacy_free(c);
+}
+
 int
 main(void)
 {
@@ -197,6 +259,7 @@ main(void)
 		cmocka_unit_test(test_prefix_v6),
 		cmocka_unit_test(test_hash_permutation),
 		cmocka_unit_test(test_truncate_clear),
+		cmocka_unit_test(test_clear_is_inet_ntop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
