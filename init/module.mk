@@ -2,7 +2,7 @@
 # service files.
 
 PROGRAMS += vbsctl
-vbsctl_SRCS = init/vbsctl.c
+vbsctl_SRCS = init/vbsctl.c init/top.c
 vbsctl_PKGS =
 
 PROGRAMS += vbsd

@@ -22,6 +22,8 @@
 
 static void usage(void) __attribute__((noreturn));
 
+#include "vbsd.h"
+
 static const char	*conf_path = "/etc/vbs/vbs.conf";
 static const char	*sock_path;
 static int		 json_out;
@@ -32,7 +34,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: vbsctl [-j] [-f config] [-s socket] command [args]\n"
 	    "commands: status, start STAGE, stop STAGE, restart STAGE,\n"
-	    "          reload, shutdown, dump RECORDING ...\n");
+	    "          reload, shutdown, top [-i secs] [-n count],\n"
+	    "          dump RECORDING ...\n");
 	exit(EXIT_USAGE);
 }
 
@@ -357,6 +360,15 @@ main(int argc, char **argv)
 		usage();
 	if (strcmp(argv[0], "dump") == 0)
 		return cmd_dump(argc - 1, argv + 1);
+	if (strcmp(argv[0], "top") == 0) {
+		struct vbs_conf	*conf;
+		char		 ebuf[512];
+
+		if ((conf = conf_load(conf_path, ebuf, sizeof(ebuf))) == NULL)
+			errx(EXIT_CONFIG, "%s", ebuf);
+		return cmd_top(conf, argc, argv);
+	}
+
 	if ((strcmp(argv[0], "status") == 0 && argc == 1) ||
 	    (strcmp(argv[0], "reload") == 0 && argc == 1) ||
 	    (strcmp(argv[0], "shutdown") == 0 && argc == 1) ||

@@ -77,4 +77,7 @@ int	 control_listen(struct vbsd *);
 void	 control_accept(struct vbsd *, int);
 void	 control_input(struct vbsd *, int);
 
+/* top.c (vbsctl) */
+int	 cmd_top(struct vbs_conf *, int, char **);
+
 #endif /* VBSD_H */
