@@ -138,6 +138,19 @@ frag_same(const struct frag_ent *a, const struct frag_ent *b)
 	    memcmp(a->dst, b->dst, 16) == 0;
 }
 
+/* The key of a fragment's datagram: addresses, protocol and id. */
+static uint32_t
+frag_key(const struct pkt_rec *r, struct frag_ent *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->id = r->fragid;
+	k->ipver = r->ipver;
+	k->proto = r->proto;
+	memcpy(k->src, r->src, 16);
+	memcpy(k->dst, r->dst, 16);
+	return frag_hash(k);
+}
+
 /*
  * Remember the ports of a first fragment.  The table is bounded: a
  * stale or the oldest entry among FRAG_PROBE slots is replaced.
@@ -149,13 +162,7 @@ frag_remember(struct decoder *d, const struct pkt_rec *r)
 	uint32_t h;
 	int i;
 
-	memset(&k, 0, sizeof(k));
-	k.id = r->fragid;
-	k.ipver = r->ipver;
-	k.proto = r->proto;
-	memcpy(k.src, r->src, 16);
-	memcpy(k.dst, r->dst, 16);
-	h = frag_hash(&k);
+	h = frag_key(r, &k);
 	for (i = 0; i < FRAG_PROBE; i++) {
 		e = &d->frags[(h + i) % FRAG_SLOTS];
 		if (e->ts_us == 0 || frag_same(e, &k) ||
@@ -181,13 +188,7 @@ frag_lookup(struct decoder *d, struct pkt_rec *r)
 	uint32_t h;
 	int i;
 
-	memset(&k, 0, sizeof(k));
-	k.id = r->fragid;
-	k.ipver = r->ipver;
-	k.proto = r->proto;
-	memcpy(k.src, r->src, 16);
-	memcpy(k.dst, r->dst, 16);
-	h = frag_hash(&k);
+	h = frag_key(r, &k);
 	for (i = 0; i < FRAG_PROBE; i++) {
 		e = &d->frags[(h + i) % FRAG_SLOTS];
 		if (e->ts_us == 0)
