@@ -46,6 +46,18 @@ run() {
 	fi
 }
 
+# With arguments: only those test scripts (as `make lab` runs the lab).
+if [ $# -gt 0 ]; then
+	for t in "$@"; do
+		n=${t##*/}
+		run "${t%/*}/${n%.sh}" sh "$t"
+	done
+	[ -n "$failed" ] && echo "failed:$failed (logs in tests/out/)"
+	echo "$pass passed, $fail failed, $skip skipped"
+	[ "$fail" -eq 0 ]
+	exit
+fi
+
 for t in "$O"/tests/*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	run "unit/${t##*/}" "$t"
