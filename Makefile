@@ -8,7 +8,8 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
-SYSCONFDIR ?= $(PREFIX)/etc
+# The configuration lives where every program looks by default.
+SYSCONFDIR ?= /etc/vbs
 SHAREDIR ?= $(PREFIX)/share/vbs
 DESTDIR	?=
 
