@@ -2,9 +2,11 @@
  * ingestd.c: main() of the VBS server, and its commands.
  *
  *   ingestd load BATCH ...   validate and load files, then exit
- *   ingestd serve            loader workers on the spool (the HTTPS
- *                            receiver that fills it comes later)
+ *   ingestd serve            loader workers on the spool, and the
+ *                            HTTPS receiver that fills it (receive.c)
  *   ingestd migrate          create or upgrade the MySQL tables
+ *   ingestd enroll-token     a one-time enrolment token (enroll.c)
+ *   ingestd revoke CLIENT    refuse a client's uploads (enroll.c)
  *
  * Runs as an unprivileged server user: it needs no privilege at all,
  * only its spool and the MySQL account of its option file.  Trusts
@@ -32,6 +34,7 @@
 
 #include "proto.h"
 #include "ingestd.h"
+#include "receive.h"
 
 #define DEFAULT_CONF	"/etc/vbs/vbs.conf"
 #define STALE_CLAIM	900	/* seconds before any claim is taken back */
@@ -62,7 +65,8 @@ usage(void)
 	fprintf(stderr, "usage: ingestd [-dknvx] [-c client] [-f config] "
 	    "[-m optfile] [-P infile|insert|bulk]\n"
 	    "               [-s spool] [-w workers] load batch ... | serve | "
-	    "migrate\n");
+	    "migrate |\n"
+	    "               enroll-token [expiry [note]] | revoke client\n");
 	exit(EXIT_USAGE);
 }
 
@@ -303,7 +307,8 @@ cmd_serve(const struct opts *o)
 	time_t		*started;
 	char		 err[REASON_MAX];
 	int		 i, st, running = 0, status = EXIT_OK;
-	pid_t		 pid;
+	pid_t		 pid, rpid;
+	struct receive_opts ro;
 
 	if ((sp = spool_open(o->spool, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "ingestd: %s\n", err);
@@ -319,6 +324,13 @@ cmd_serve(const struct opts *o)
 	mysql_close(my);
 	if (!o->foreground && daemon(0, 0) == -1)
 		fatal("daemon");
+	/* The HTTPS receiver that fills the spool, unless draining it. */
+	ro.conf_path = o->conf_path;
+	ro.spool = o->spool;
+	ro.optfile = o->optfile;
+	ro.max_batch = o->max_batch;
+	ro.foreground = o->foreground;
+	rpid = o->drain ? 0 : receive_spawn(&ro);
 	set_signal(SIGTERM, on_signal);
 	set_signal(SIGINT, on_signal);
 	signal(SIGHUP, SIG_IGN);
@@ -373,6 +385,7 @@ cmd_serve(const struct opts *o)
 			}
 		}
 	}
+	receive_stop(rpid);
 	free(pids);
 	free(started);
 	return status;
@@ -506,6 +519,10 @@ main(int argc, char **argv)
 		rc = cmd_serve(&o);
 	else if (strcmp(cmd, "migrate") == 0 && argc == 1)
 		rc = cmd_migrate(&o);
+	else if (strcmp(cmd, "enroll-token") == 0)
+		rc = cmd_enroll_token(o.optfile, argc, argv);
+	else if (strcmp(cmd, "revoke") == 0)
+		rc = cmd_revoke(o.optfile, argc, argv);
 	else
 		usage();
 	conf_free(conf);

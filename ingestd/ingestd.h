@@ -30,6 +30,16 @@
 
 #define REASON_MAX	512
 
+/*
+ * MySQL keeps a flow's packets in chunks (ingestd/sql/003_*.sql): one
+ * packet_chunks row per run of up to CHUNK_MAX consecutive packets of a
+ * flow in one batch, packed CHUNK_BYTES a packet.  A packet whose rel_us
+ * exceeds CHUNK_REL_MAX starts a chunk and its rel_us goes in rel0.
+ */
+#define CHUNK_MAX	256
+#define CHUNK_BYTES	8
+#define CHUNK_REL_MAX	0x7fffffffLL
+
 /* Ways of sending packet rows to MySQL; measured by tests/bench. */
 enum pkt_method {
 	PKT_INFILE = 0,		/* LOAD DATA LOCAL INFILE from memory */
@@ -44,6 +54,19 @@ struct vflow {
 	uint32_t	 npackets;	/* its packet rows in this batch */
 };
 
+/*
+ * One packet_chunks row: pk holds n packets at batch.pk + off, as
+ * columns: n 4-byte words (direction << 31 | rel_us), n 3-byte sizes,
+ * n tcp_flags bytes, all big-endian.
+ */
+struct chunk {
+	int64_t		 flow_id;
+	int64_t		 seq;		/* of its first packet */
+	int64_t		 rel0;		/* rel_us of its first, or -1 */
+	size_t		 off;
+	uint32_t	 n;
+};
+
 /* A batch that validate_batch() has opened and accepted. */
 struct batch {
 	char		 path[4096];
@@ -54,10 +77,14 @@ struct batch {
 	uint64_t	 nflows;
 	uint64_t	 npackets;
 	int64_t		 first_us, last_us;	/* meta, 0 when absent */
-	char		 meta_json[65536];	/* all of meta, as a JSON object */
 	struct vflow	*flows;		/* sorted by flow_id */
 	int64_t		*orphans;	/* flows of packets, not in flows */
 	size_t		 norphans;
+	struct chunk	*chunks;	/* the packets, packed, in order */
+	size_t		 nchunks, chunks_cap;
+	uint8_t		*pk;
+	size_t		 pklen, pk_cap;
+	char		 meta_json[65536];	/* all of meta, as a JSON object */
 };
 
 /* Outcome of loading one batch. */

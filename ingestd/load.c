@@ -13,11 +13,13 @@
  * the connection drops.  Nothing here assumes it is the only loader.
  *
  * Flows spanning batches are joined by an upsert that keeps the latest
- * totals whatever order the batches arrive in.  Packets go through one
- * of three paths (tests/bench/ingestd.sh measures them): LOAD DATA
- * LOCAL INFILE fed from memory through the client library's infile
- * handler (the default, fastest), multi-row prepared INSERTs, or
- * MariaDB's array-bound bulk INSERT.
+ * totals whatever order the batches arrive in.  Packets are written as
+ * the packet_chunks rows validate.c packed (runs of a flow's packets in
+ * this batch; ingestd/sql/003_packet_chunks.sql), through one of three
+ * paths (tests/bench/ingestd.sh measures them): LOAD DATA LOCAL INFILE
+ * fed from memory through the client library's infile handler (the
+ * default), multi-row prepared INSERTs, or MariaDB's array-bound bulk
+ * INSERT.
  */
 
 #include <sys/types.h>
@@ -38,8 +40,8 @@
 #include "ingestd.h"
 
 #define FLOW_SQL_MAX	(1024 * 1024)	/* bytes of one flows statement */
-#define INSERT_ROWS	1000		/* rows of one prepared INSERT */
-#define BULK_ROWS	10000		/* rows of one array-bound INSERT */
+#define INSERT_ROWS	200		/* chunk rows of one prepared INSERT */
+#define BULK_ROWS	10000		/* chunk rows of one array-bound INSERT */
 #define ATTEMPTS	5		/* deadlocks before giving up */
 
 uint64_t	load_packet_rows;
@@ -398,10 +400,6 @@ load_flows(MYSQL *my, struct batch *b, unsigned long cid, unsigned long bid,
 	return ret;
 }
 
-static const char packets_select[] =
-    "SELECT flow_id, seq, direction, size, tcp_flags, rel_us FROM packets "
-    "ORDER BY flow_id, seq";
-
 /* Decimal digits of v, backwards from end; returns the first digit. */
 static char *
 utoa_back(char *end, uint64_t v)
@@ -413,36 +411,75 @@ utoa_back(char *end, uint64_t v)
 	return end;
 }
 
-/* One packet row as a TSV line; returns its length (at most 80). */
-static size_t
-packet_line(sqlite3_stmt *st, char *out)
-{
-	char	 tmp[96], *end = tmp + sizeof(tmp), *p = end;
-	int	 i;
+#define LINE_MAX_BYTES	(3 * 21 + 2 * CHUNK_MAX * CHUNK_BYTES + 8)
 
-	*--p = '\n';
-	for (i = 5; i >= 0; i--) {
-		p = utoa_back(p, (uint64_t)sqlite3_column_int64(st, i));
-		if (i > 0)
-			*--p = '\t';
+/*
+ * One packet_chunks row as a LOAD DATA line: flow_id, seq, rel0 (\N
+ * when none) and the packed bytes, escaped as LOAD DATA's default
+ * ESCAPED BY '\\' reads them back.  Returns its length, at most
+ * LINE_MAX_BYTES.
+ */
+static size_t
+chunk_line(const struct batch *b, const struct chunk *c, char *out)
+{
+	char		 tmp[24], *d;
+	const uint8_t	*p = b->pk + c->off;
+	size_t		 i, n = (size_t)c->n * CHUNK_BYTES, o = 0;
+
+	d = utoa_back(tmp + sizeof(tmp), (uint64_t)c->flow_id);
+	memcpy(out + o, d, (size_t)(tmp + sizeof(tmp) - d));
+	o += (size_t)(tmp + sizeof(tmp) - d);
+	out[o++] = '\t';
+	d = utoa_back(tmp + sizeof(tmp), (uint64_t)c->seq);
+	memcpy(out + o, d, (size_t)(tmp + sizeof(tmp) - d));
+	o += (size_t)(tmp + sizeof(tmp) - d);
+	out[o++] = '\t';
+	if (c->rel0 < 0) {
+		out[o++] = '\\';
+		out[o++] = 'N';
+	} else {
+		d = utoa_back(tmp + sizeof(tmp), (uint64_t)c->rel0);
+		memcpy(out + o, d, (size_t)(tmp + sizeof(tmp) - d));
+		o += (size_t)(tmp + sizeof(tmp) - d);
 	}
-	memcpy(out, p, (size_t)(end - p));
-	return (size_t)(end - p);
+	out[o++] = '\t';
+	for (i = 0; i < n; i++) {
+		switch (p[i]) {
+		case '\0':
+			out[o++] = '\\';
+			out[o++] = '0';
+			break;
+		case '\t':
+			out[o++] = '\\';
+			out[o++] = 't';
+			break;
+		case '\n':
+			out[o++] = '\\';
+			out[o++] = 'n';
+			break;
+		case '\\':
+			out[o++] = '\\';
+			out[o++] = '\\';
+			break;
+		default:
+			out[o++] = (char)p[i];
+		}
+	}
+	out[o++] = '\n';
+	return o;
 }
 
 /*
  * The infile handler: LOAD DATA LOCAL asks for a "file", and gets the
- * batch's packet rows as TSV, made on the fly from the SQLite cursor.
- * It never opens a file, whatever name the server asks for.
+ * batch's chunk rows, made on the fly from what validate.c packed.  It
+ * never opens a file, whatever name the server asks for.
  */
 struct infile {
-	sqlite3_stmt	*st;
-	sqlite3		*db;
+	const struct batch *b;
+	size_t		 next;		/* chunk */
 	int		 armed;		/* our own LOAD DATA is running */
-	int		 done;
-	char		 pend[96];	/* a line that did not fit */
+	char		 pend[LINE_MAX_BYTES];	/* a line that did not fit */
 	size_t		 plen, poff;
-	uint64_t	 rows;
 	char		 err[256];
 };
 
@@ -466,7 +503,6 @@ infile_read(void *ptr, char *buf, unsigned int len)
 	struct infile	*in = ptr;
 	unsigned int	 o = 0;
 	size_t		 n;
-	int		 rc;
 
 	while (o < len) {
 		if (in->poff < in->plen) {
@@ -478,25 +514,17 @@ infile_read(void *ptr, char *buf, unsigned int len)
 			o += (unsigned int)n;
 			continue;
 		}
-		if (in->done)
+		if (in->next == in->b->nchunks)
 			break;
-		rc = sqlite3_step(in->st);
-		if (rc == SQLITE_DONE) {
-			in->done = 1;
-			break;
-		}
-		if (rc != SQLITE_ROW) {
-			snprintf(in->err, sizeof(in->err), "packets: %s",
-			    sqlite3_errmsg(in->db));
-			return -1;
-		}
-		in->rows++;
-		if (len - o >= 96)
-			o += (unsigned int)packet_line(in->st, buf + o);
+		if (len - o >= LINE_MAX_BYTES)
+			o += (unsigned int)chunk_line(in->b,
+			    &in->b->chunks[in->next], buf + o);
 		else {
-			in->plen = packet_line(in->st, in->pend);
+			in->plen = chunk_line(in->b, &in->b->chunks[in->next],
+			    in->pend);
 			in->poff = 0;
 		}
+		in->next++;
 	}
 	return (int)o;
 }
@@ -527,43 +555,58 @@ packets_infile(MYSQL *my, struct batch *b, unsigned long cid,
 	uint64_t	n;
 
 	memset(&infile, 0, sizeof(infile));
-	if (sqlite3_prepare_v2(b->db, packets_select, -1, &infile.st,
-	    NULL) != SQLITE_OK) {
-		snprintf(reason, rlen, "packets: %s", sqlite3_errmsg(b->db));
-		return LOAD_BAD;
-	}
-	infile.db = b->db;
+	infile.b = b;
 	infile.armed = 1;
 	mysql_set_local_infile_handler(my, infile_init, infile_read,
 	    infile_end, infile_error, &infile);
 	snprintf(q, sizeof(q), "LOAD DATA LOCAL INFILE 'vbs-packets' INTO "
-	    "TABLE packets CHARACTER SET binary FIELDS TERMINATED BY '\\t' "
-	    "ESCAPED BY '' LINES TERMINATED BY '\\n' (flow_id, seq, "
-	    "direction, size, tcp_flags, rel_us) SET client_id = %lu, "
-	    "batch_id = %lu", cid, bid);
+	    "TABLE packet_chunks CHARACTER SET binary FIELDS TERMINATED BY "
+	    "'\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (flow_id, "
+	    "seq, rel0, pk) SET client_id = %lu, batch_id = %lu", cid, bid);
 	if (mysql_query(my, q) != 0) {
 		infile.armed = 0;
-		sqlite3_finalize(infile.st);
 		return db_fail(my, "packets", reason, rlen);
 	}
 	infile.armed = 0;
-	sqlite3_finalize(infile.st);
-	load_packet_rows += infile.rows;
 	/*
 	 * LOAD DATA LOCAL turns a duplicate key or a bad value into a
 	 * warning and skips the row: every row must have gone in.
 	 */
 	n = mysql_affected_rows(my);
-	if (n != b->npackets || mysql_warning_count(my) != 0) {
-		snprintf(reason, rlen, "packets: %" PRIu64 " of %" PRIu64
-		    " rows loaded, %u warnings (a flow's seq already in "
-		    "MySQL?)", n, b->npackets, mysql_warning_count(my));
+	if (n != b->nchunks || mysql_warning_count(my) != 0) {
+		snprintf(reason, rlen, "packets: %" PRIu64 " of %zu chunk "
+		    "rows loaded, %u warnings (a flow's seq already in "
+		    "MySQL?)", n, b->nchunks, mysql_warning_count(my));
 		return LOAD_BAD;
 	}
+	load_packet_rows += b->npackets;
 	return LOAD_OK;
 }
 
-/* Prepare a multi-row INSERT of nrows rows, 6 parameters each. */
+/* The parameters of chunk row k, bound from the batch's own memory. */
+static void
+bind_chunk(MYSQL_BIND *bd, struct batch *b, struct chunk *c,
+    unsigned long *len, my_bool *isnull)
+{
+	bd[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	bd[0].buffer = &c->flow_id;
+	bd[0].is_unsigned = 1;
+	bd[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	bd[1].buffer = &c->seq;
+	bd[1].is_unsigned = 1;
+	bd[2].buffer_type = MYSQL_TYPE_LONGLONG;
+	bd[2].buffer = &c->rel0;
+	bd[2].is_unsigned = 1;
+	*isnull = c->rel0 < 0;
+	bd[2].is_null = isnull;
+	*len = (unsigned long)c->n * CHUNK_BYTES;
+	bd[3].buffer_type = MYSQL_TYPE_BLOB;
+	bd[3].buffer = b->pk + c->off;
+	bd[3].buffer_length = *len;
+	bd[3].length = len;
+}
+
+/* Prepare a multi-row INSERT of nrows chunk rows, 4 parameters each. */
 static MYSQL_STMT *
 prepare_insert(MYSQL *my, unsigned long cid, unsigned long bid, int nrows)
 {
@@ -571,10 +614,10 @@ prepare_insert(MYSQL *my, unsigned long cid, unsigned long bid, int nrows)
 	MYSQL_STMT	*ps;
 	int		 i;
 
-	sb_add(&s, "INSERT INTO packets (client_id, batch_id, flow_id, seq, "
-	    "direction, size, tcp_flags, rel_us) VALUES ");
+	sb_add(&s, "INSERT INTO packet_chunks (client_id, batch_id, flow_id, "
+	    "seq, rel0, pk) VALUES ");
 	for (i = 0; i < nrows; i++)
-		sb_add(&s, "%s(%lu,%lu,?,?,?,?,?,?)", i ? "," : "", cid, bid);
+		sb_add(&s, "%s(%lu,%lu,?,?,?,?)", i ? "," : "", cid, bid);
 	if ((ps = mysql_stmt_init(my)) == NULL)
 		fatal("mysql_stmt_init");
 	if (mysql_stmt_prepare(ps, s.p, s.len) != 0) {
@@ -587,163 +630,151 @@ prepare_insert(MYSQL *my, unsigned long cid, unsigned long bid, int nrows)
 }
 
 static int
+stmt_fail(MYSQL_STMT *ps, char *reason, size_t rlen)
+{
+	last_errno = mysql_stmt_errno(ps);
+	snprintf(reason, rlen, "packets: MySQL error %u: %s",
+	    mysql_stmt_errno(ps), mysql_stmt_error(ps));
+	return db_error_is_data(mysql_stmt_errno(ps)) ? LOAD_BAD : LOAD_RETRY;
+}
+
+/* Multi-row prepared INSERTs of INSERT_ROWS chunk rows. */
+static int
 packets_insert(MYSQL *my, struct batch *b, unsigned long cid,
     unsigned long bid, char *reason, size_t rlen)
 {
 	MYSQL_STMT	*full = NULL, *part = NULL, *ps;
 	MYSQL_BIND	*bind;
-	long long	*vals;
-	sqlite3_stmt	*st;
-	int		 rc, n = 0, k, ret = LOAD_OK;
+	unsigned long	 len[INSERT_ROWS];
+	my_bool		 isnull[INSERT_ROWS];
+	size_t		 k = 0, n;
+	int		 i, ret = LOAD_OK;
 
-	if ((bind = calloc(INSERT_ROWS * 6, sizeof(*bind))) == NULL ||
-	    (vals = calloc(INSERT_ROWS * 6, sizeof(*vals))) == NULL)
+	if ((bind = calloc(INSERT_ROWS * 4, sizeof(*bind))) == NULL)
 		fatal("packets");
-	for (k = 0; k < INSERT_ROWS * 6; k++) {
-		bind[k].buffer_type = MYSQL_TYPE_LONGLONG;
-		bind[k].buffer = &vals[k];
-		bind[k].is_unsigned = 1;
-	}
-	if (sqlite3_prepare_v2(b->db, packets_select, -1, &st, NULL) !=
-	    SQLITE_OK) {
-		snprintf(reason, rlen, "packets: %s", sqlite3_errmsg(b->db));
-		free(bind);
-		free(vals);
-		return LOAD_BAD;
-	}
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			for (k = 0; k < 6; k++)
-				vals[n * 6 + k] = sqlite3_column_int64(st, k);
-			n++;
-		} else if (rc != SQLITE_DONE) {
-			snprintf(reason, rlen, "packets: %s",
-			    sqlite3_errmsg(b->db));
-			ret = LOAD_BAD;
-			break;
-		}
-		if (n == INSERT_ROWS || (rc == SQLITE_DONE && n > 0)) {
-			if (n == INSERT_ROWS) {
-				if (full == NULL &&
-				    (full = prepare_insert(my, cid, bid,
-				    n)) == NULL) {
-					ret = db_fail(my, "packets", reason,
-					    rlen);
-					break;
-				}
-				ps = full;
-			} else {
-				if ((part = prepare_insert(my, cid, bid,
-				    n)) == NULL) {
-					ret = db_fail(my, "packets", reason,
-					    rlen);
-					break;
-				}
-				ps = part;
-			}
-			if (mysql_stmt_bind_param(ps, bind) != 0 ||
-			    mysql_stmt_execute(ps) != 0) {
-				last_errno = mysql_stmt_errno(ps);
-				snprintf(reason, rlen, "packets: MySQL error "
-				    "%u: %s", mysql_stmt_errno(ps),
-				    mysql_stmt_error(ps));
-				ret = db_error_is_data(mysql_stmt_errno(ps)) ?
-				    LOAD_BAD : LOAD_RETRY;
+	while (k < b->nchunks) {
+		n = b->nchunks - k;
+		if (n > INSERT_ROWS)
+			n = INSERT_ROWS;
+		memset(bind, 0, INSERT_ROWS * 4 * sizeof(*bind));
+		for (i = 0; i < (int)n; i++)
+			bind_chunk(&bind[i * 4], b, &b->chunks[k + (size_t)i],
+			    &len[i], &isnull[i]);
+		if (n == INSERT_ROWS) {
+			if (full == NULL && (full = prepare_insert(my, cid,
+			    bid, (int)n)) == NULL) {
+				ret = db_fail(my, "packets", reason, rlen);
 				break;
 			}
-			load_packet_rows += (uint64_t)n;
-			n = 0;
+			ps = full;
+		} else {
+			if ((part = prepare_insert(my, cid, bid, (int)n)) ==
+			    NULL) {
+				ret = db_fail(my, "packets", reason, rlen);
+				break;
+			}
+			ps = part;
 		}
-		if (rc == SQLITE_DONE)
+		if (mysql_stmt_bind_param(ps, bind) != 0 ||
+		    mysql_stmt_execute(ps) != 0) {
+			ret = stmt_fail(ps, reason, rlen);
 			break;
+		}
+		k += n;
 	}
-	sqlite3_finalize(st);
+	if (ret == LOAD_OK)
+		load_packet_rows += b->npackets;
 	if (full != NULL)
 		mysql_stmt_close(full);
 	if (part != NULL)
 		mysql_stmt_close(part);
 	free(bind);
-	free(vals);
 	return ret;
 }
 
 /*
  * MariaDB's array binding: one single-row INSERT executed for up to
- * BULK_ROWS rows at once (COM_STMT_BULK_EXECUTE), column arrays of
- * binary values, no text for the server to parse.
+ * BULK_ROWS chunk rows at once (COM_STMT_BULK_EXECUTE), column arrays
+ * of binary values, no text for the server to parse.
  */
 static int
 packets_bulk(MYSQL *my, struct batch *b, unsigned long cid,
     unsigned long bid, char *reason, size_t rlen)
 {
 	MYSQL_STMT	*ps;
-	MYSQL_BIND	 bind[6];
-	long long	*cols;
-	sqlite3_stmt	*st;
+	MYSQL_BIND	 bind[4];
+	long long	*flow, *seq, *rel0;
+	char		*ind;
+	void		**data;
+	unsigned long	*len;
 	char		 q[256];
-	unsigned int	 n = 0;
-	int		 rc, k, ret = LOAD_OK;
+	unsigned int	 n;
+	size_t		 k = 0, i;
+	int		 ret = LOAD_OK;
 
-	if ((cols = calloc((size_t)BULK_ROWS * 6, sizeof(*cols))) == NULL)
+	if ((flow = calloc(BULK_ROWS, sizeof(*flow))) == NULL ||
+	    (seq = calloc(BULK_ROWS, sizeof(*seq))) == NULL ||
+	    (rel0 = calloc(BULK_ROWS, sizeof(*rel0))) == NULL ||
+	    (ind = calloc(BULK_ROWS, sizeof(*ind))) == NULL ||
+	    (data = calloc(BULK_ROWS, sizeof(*data))) == NULL ||
+	    (len = calloc(BULK_ROWS, sizeof(*len))) == NULL)
 		fatal("packets");
 	memset(bind, 0, sizeof(bind));
-	for (k = 0; k < 6; k++) {
-		bind[k].buffer_type = MYSQL_TYPE_LONGLONG;
-		bind[k].buffer = &cols[(size_t)k * BULK_ROWS];
-		bind[k].is_unsigned = 1;
-	}
-	snprintf(q, sizeof(q), "INSERT INTO packets (client_id, batch_id, "
-	    "flow_id, seq, direction, size, tcp_flags, rel_us) VALUES "
-	    "(%lu,%lu,?,?,?,?,?,?)", cid, bid);
+	bind[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	bind[0].buffer = flow;
+	bind[0].is_unsigned = 1;
+	bind[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	bind[1].buffer = seq;
+	bind[1].is_unsigned = 1;
+	bind[2].buffer_type = MYSQL_TYPE_LONGLONG;
+	bind[2].buffer = rel0;
+	bind[2].is_unsigned = 1;
+	bind[2].u.indicator = ind;
+	/* Variable length, column-wise: an array of pointers. */
+	bind[3].buffer_type = MYSQL_TYPE_BLOB;
+	bind[3].buffer = data;
+	bind[3].length = len;
+	snprintf(q, sizeof(q), "INSERT INTO packet_chunks (client_id, "
+	    "batch_id, flow_id, seq, rel0, pk) VALUES (%lu,%lu,?,?,?,?)",
+	    cid, bid);
 	if ((ps = mysql_stmt_init(my)) == NULL)
 		fatal("mysql_stmt_init");
 	if (mysql_stmt_prepare(ps, q, strlen(q)) != 0) {
-		mysql_stmt_close(ps);
-		free(cols);
-		return db_fail(my, "packets", reason, rlen);
+		ret = db_fail(my, "packets", reason, rlen);
+		goto out;
 	}
-	if (sqlite3_prepare_v2(b->db, packets_select, -1, &st, NULL) !=
-	    SQLITE_OK) {
-		snprintf(reason, rlen, "packets: %s", sqlite3_errmsg(b->db));
-		mysql_stmt_close(ps);
-		free(cols);
-		return LOAD_BAD;
-	}
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			for (k = 0; k < 6; k++)
-				cols[(size_t)k * BULK_ROWS + n] =
-				    sqlite3_column_int64(st, k);
-			n++;
-		} else if (rc != SQLITE_DONE) {
-			snprintf(reason, rlen, "packets: %s",
-			    sqlite3_errmsg(b->db));
-			ret = LOAD_BAD;
+	while (k < b->nchunks) {
+		n = b->nchunks - k > BULK_ROWS ? BULK_ROWS :
+		    (unsigned int)(b->nchunks - k);
+		for (i = 0; i < n; i++) {
+			const struct chunk *c = &b->chunks[k + i];
+
+			flow[i] = c->flow_id;
+			seq[i] = c->seq;
+			rel0[i] = c->rel0 < 0 ? 0 : c->rel0;
+			ind[i] = c->rel0 < 0 ? STMT_INDICATOR_NULL :
+			    STMT_INDICATOR_NONE;
+			data[i] = b->pk + c->off;
+			len[i] = (unsigned long)c->n * CHUNK_BYTES;
+		}
+		if (mysql_stmt_attr_set(ps, STMT_ATTR_ARRAY_SIZE, &n) ||
+		    mysql_stmt_bind_param(ps, bind) != 0 ||
+		    mysql_stmt_execute(ps) != 0) {
+			ret = stmt_fail(ps, reason, rlen);
 			break;
 		}
-		if (n == BULK_ROWS || (rc == SQLITE_DONE && n > 0)) {
-			if (mysql_stmt_attr_set(ps, STMT_ATTR_ARRAY_SIZE, &n) ||
-			    mysql_stmt_bind_param(ps, bind) != 0 ||
-			    mysql_stmt_execute(ps) != 0) {
-				last_errno = mysql_stmt_errno(ps);
-				snprintf(reason, rlen, "packets: MySQL error "
-				    "%u: %s", mysql_stmt_errno(ps),
-				    mysql_stmt_error(ps));
-				ret = db_error_is_data(mysql_stmt_errno(ps)) ?
-				    LOAD_BAD : LOAD_RETRY;
-				break;
-			}
-			load_packet_rows += n;
-			n = 0;
-		}
-		if (rc == SQLITE_DONE)
-			break;
+		k += n;
 	}
-	sqlite3_finalize(st);
+	if (ret == LOAD_OK)
+		load_packet_rows += b->npackets;
+out:
 	mysql_stmt_close(ps);
-	free(cols);
+	free(flow);
+	free(seq);
+	free(rel0);
+	free(ind);
+	free(data);
+	free(len);
 	return ret;
 }
 
@@ -791,7 +822,7 @@ load_once(MYSQL *my, struct batch *b, enum pkt_method method,
 	if ((ret = load_flows(my, b, cid, bid, reason, rlen)) != LOAD_OK)
 		goto rollback;
 	t2 = mono_us();
-	if (b->npackets > 0) {
+	if (b->nchunks > 0) {
 		if (method == PKT_INSERT)
 			ret = packets_insert(my, b, cid, bid, reason, rlen);
 		else if (method == PKT_BULK)

@@ -3,8 +3,9 @@
 
 PROGRAMS += ingestd
 ingestd_SRCS = ingestd/ingestd.c ingestd/validate.c ingestd/load.c \
-	ingestd/spool.c ingestd/db.c
-ingestd_PKGS = libmariadb sqlite3
+	ingestd/spool.c ingestd/db.c \
+	ingestd/receive.c ingestd/enroll.c ingestd/httpparse.c
+ingestd_PKGS = libmariadb sqlite3 libmicrohttpd libcrypto libzstd
 MANPAGES += ingestd/ingestd.8
 
 INGESTD_SQL := $(sort $(wildcard ingestd/sql/[0-9][0-9][0-9]_*.sql))

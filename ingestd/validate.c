@@ -634,10 +634,92 @@ find_flow(struct batch *b, int64_t id)
 	return NULL;
 }
 
+/* The packets of the chunk being packed, until it is complete. */
+static struct {
+	int64_t		 flow_id, seq, rel0;
+	uint32_t	 n;
+	uint32_t	 word[CHUNK_MAX];	/* direction << 31 | rel_us */
+	uint32_t	 size[CHUNK_MAX];
+	uint8_t		 flags[CHUNK_MAX];
+} stage;
+
+/* Append the staged packets to the batch as one chunk. */
+static void
+chunk_flush(struct batch *b)
+{
+	struct chunk	*c;
+	uint8_t		*p;
+	uint32_t	 i, n = stage.n;
+
+	if (n == 0)
+		return;
+	if (b->nchunks == b->chunks_cap) {
+		b->chunks_cap = b->chunks_cap == 0 ? 1024 : b->chunks_cap * 2;
+		if ((c = reallocarray(b->chunks, b->chunks_cap,
+		    sizeof(*c))) == NULL)
+			fatal("chunks");
+		b->chunks = c;
+	}
+	while (b->pklen + (size_t)n * CHUNK_BYTES > b->pk_cap) {
+		b->pk_cap = b->pk_cap == 0 ? 65536 : b->pk_cap * 2;
+		if ((p = realloc(b->pk, b->pk_cap)) == NULL)
+			fatal("chunks");
+		b->pk = p;
+	}
+	c = &b->chunks[b->nchunks++];
+	c->flow_id = stage.flow_id;
+	c->seq = stage.seq;
+	c->rel0 = stage.rel0;
+	c->off = b->pklen;
+	c->n = n;
+	p = b->pk + b->pklen;
+	for (i = 0; i < n; i++, p += 4) {
+		p[0] = (uint8_t)(stage.word[i] >> 24);
+		p[1] = (uint8_t)(stage.word[i] >> 16);
+		p[2] = (uint8_t)(stage.word[i] >> 8);
+		p[3] = (uint8_t)stage.word[i];
+	}
+	for (i = 0; i < n; i++, p += 3) {
+		p[0] = (uint8_t)(stage.size[i] >> 16);
+		p[1] = (uint8_t)(stage.size[i] >> 8);
+		p[2] = (uint8_t)stage.size[i];
+	}
+	memcpy(p, stage.flags, n);
+	b->pklen += (size_t)n * CHUNK_BYTES;
+	stage.n = 0;
+}
+
+/*
+ * Pack a checked packet (flow_id, seq, direction, size, tcp_flags,
+ * rel_us; seq follows the previous packet's when the flow is the same)
+ * into the chunk rows load.c writes.
+ */
+static void
+chunk_add(struct batch *b, const int64_t *v)
+{
+	int	big = v[5] > CHUNK_REL_MAX;
+
+	if (stage.n > 0 && (v[0] != stage.flow_id || stage.n == CHUNK_MAX ||
+	    big))
+		chunk_flush(b);
+	if (stage.n == 0) {
+		stage.flow_id = v[0];
+		stage.seq = v[1];
+		stage.rel0 = big ? v[5] : -1;
+	}
+	stage.word[stage.n] = (uint32_t)v[2] << 31 |
+	    (big ? 0 : (uint32_t)v[5]);
+	stage.size[stage.n] = (uint32_t)v[3];
+	stage.flags[stage.n] = (uint8_t)v[4];
+	stage.n++;
+}
+
 /*
  * packets: SQL types and ranges; a flow's packets here are numbered on
  * from its first_seq with no gap.  Packets whose flow has no row here
- * are collected as orphans for load.c to look up in MySQL.
+ * are collected as orphans for load.c to look up in MySQL.  The packets
+ * are packed into chunks on the way (chunk_add), so that load.c need
+ * not read them again.
  */
 static int
 check_packets(struct batch *b, char *reason, size_t rlen)
@@ -714,10 +796,14 @@ check_packets(struct batch *b, char *reason, size_t rlen)
 		if (f != NULL)
 			f->npackets++;
 		b->npackets++;
+		chunk_add(b, v);
 	}
 	if (!bad && rc != SQLITE_DONE)
 		bad = refuse(reason, rlen, "packets: %s",
 		    sqlite3_errmsg(b->db));
+	if (!bad)
+		chunk_flush(b);
+	stage.n = 0;
 	sqlite3_finalize(st);
 	return bad ? -1 : 0;
 }
@@ -729,10 +815,15 @@ batch_close(struct batch *b)
 		sqlite3_close(b->db);
 	free(b->flows);
 	free(b->orphans);
+	free(b->chunks);
+	free(b->pk);
 	b->db = NULL;
 	b->flows = NULL;
 	b->orphans = NULL;
+	b->chunks = NULL;
+	b->pk = NULL;
 	b->nflows = b->npackets = b->norphans = 0;
+	b->nchunks = b->chunks_cap = b->pklen = b->pk_cap = 0;
 }
 
 /*

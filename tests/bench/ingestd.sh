@@ -1,20 +1,28 @@
 #!/bin/sh
-# tests/bench/ingestd.sh: how fast ingestd loads packet rows, and how many
-# bytes a packet row takes on disk, against peers measured in the same
-# run on the same private MariaDB (the machine is shared and noisy):
+# tests/bench/ingestd.sh: how fast ingestd loads packets, and how many
+# bytes a packet takes on disk, against peers measured in the same run
+# on the same private MariaDB (the machine is shared and noisy).
 #
-#   ceiling   the mariadb client's LOAD DATA LOCAL INFILE of the same rows
-#             from one TSV file into a table identical to packets
+# ingestd stores packets in chunks (packet_chunks, one row per run of up
+# to 256 packets of a flow in a batch; ingestd/sql/003_packet_chunks.sql)
+# and researchers read them one row per packet through the packets view.
+# So the practical ceiling is the mariadb client's LOAD DATA LOCAL INFILE
+# of the same chunk rows, from a TSV file, into a table identical to
+# packet_chunks.  Rates are packets per second throughout.
+#
+#   ceiling   that LOAD DATA of the chunk rows
+#   rows      for scale: LOAD DATA of the same packets one row each into
+#             a table identical to 001's row-per-packet packets
 #   infile    `ingestd load` of the batches (validation, flows, ledger and
-#             packets through LOAD DATA LOCAL fed from memory)
+#             chunks through LOAD DATA LOCAL fed from memory)
 #   insert    the same with -P insert (multi-row prepared INSERTs)
 #   bulk      the same with -P bulk (MariaDB array-bound INSERT)
 #
-# Then bytes per packet row (InnoDB data + indexes, allocated on disk,
-# after a flush) for the packets layouts tried: as shipped, without page
-# compression, ROW_FORMAT=COMPRESSED, and a denser row (no batch_id,
-# rel_us and size in 4 and 2 bytes) with and without page compression.
-# Targets: infile >= 0.8 x ceiling; <= 19 B per row (original: 38.6 B).
+# Then bytes per packet (InnoDB data + indexes, allocated on disk, after
+# a flush) for each layout tried, and what typical researcher queries
+# cost on each: one flow's packets in order, a long flow's, and a packet
+# size histogram by application.
+# Targets: infile >= 0.8 x ceiling; <= 19 B per packet (original: 38.6 B).
 # BENCH_PACKETS (default 1000000) sets the size.
 
 . "$(dirname "$0")/../lib.sh"
@@ -40,23 +48,47 @@ echo "making $NBATCH batches of $NP packets..."
 $MK make "$T/b" --client bench --batches $NBATCH --flows $((NP / 20)) \
     --packets $NP --seed 5 >"$T/want"
 $MK tsv "$T"/b/*.sqlite >"$T/packets.tsv"
-echo "batches: $(cat "$T/want"); $(du -sh "$T/b" | cut -f1) of SQLite," \
-    "TSV $(du -sh "$T/packets.tsv" | cut -f1)"
+$MK chunktsv "$T"/b/*.sqlite >"$T/chunks.tsv"
+NC=$(wc -l <"$T/chunks.tsv")
+echo "batches: $(cat "$T/want"); $(du -sh "$T/b" | cut -f1) of SQLite;" \
+    "$NC chunk rows ($((NP / NC)) packets each on average);" \
+    "TSV $(du -sh "$T/packets.tsv" | cut -f1) as rows," \
+    "$(du -sh "$T/chunks.tsv" | cut -f1) as chunks"
+
+# The row-per-packet table of 001, for the per-row figures.
+ROWS_TABLE="(client_id INT UNSIGNED NOT NULL, flow_id BIGINT UNSIGNED NOT NULL,
+    seq INT UNSIGNED NOT NULL, batch_id INT UNSIGNED NOT NULL,
+    direction TINYINT UNSIGNED NOT NULL, size MEDIUMINT UNSIGNED NOT NULL,
+    tcp_flags TINYINT UNSIGNED NOT NULL, rel_us BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (client_id, flow_id, seq)) ENGINE=InnoDB"
 
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
-reset() { q "TRUNCATE packets; TRUNCATE flows; TRUNCATE batches; DELETE FROM clients; DROP TABLE IF EXISTS ceiling; CREATE TABLE ceiling LIKE packets"; }
+reset() { q "TRUNCATE packet_chunks; TRUNCATE flows; TRUNCATE batches; DELETE FROM clients; DROP TABLE IF EXISTS ceiling, ceiling_rows; CREATE TABLE ceiling LIKE packet_chunks; CREATE TABLE ceiling_rows $ROWS_TABLE PAGE_COMPRESSED=1"; }
 
 ceiling() {
 	reset
 	t0=$(now)
 	mariadb --no-defaults -S "$MDB_SOCK" -uroot --local-infile=1 vbs -e \
-	    "LOAD DATA LOCAL INFILE '$T/packets.tsv' INTO TABLE ceiling
+	    "LOAD DATA LOCAL INFILE '$T/chunks.tsv' INTO TABLE ceiling
+	     CHARACTER SET binary FIELDS TERMINATED BY '\t'
+	     (flow_id, seq, rel0, pk) SET client_id = 1, batch_id = 1"
+	t1=$(now)
+	[ "$(q 'SELECT SUM(LENGTH(pk) DIV 8) FROM ceiling')" = "$NP" ] ||
+	    echo "ceiling: wrong count" >&2
+	rate "$NP" "$t0" "$t1"
+}
+
+ceiling_rows() {
+	reset
+	t0=$(now)
+	mariadb --no-defaults -S "$MDB_SOCK" -uroot --local-infile=1 vbs -e \
+	    "LOAD DATA LOCAL INFILE '$T/packets.tsv' INTO TABLE ceiling_rows
 	     FIELDS TERMINATED BY '\t' (flow_id, seq, direction, size,
 	     tcp_flags, rel_us) SET client_id = 1, batch_id = 1"
 	t1=$(now)
-	[ "$(q 'SELECT COUNT(*) FROM ceiling')" = "$NP" ] ||
-	    echo "ceiling: wrong count"
+	[ "$(q 'SELECT COUNT(*) FROM ceiling_rows')" = "$NP" ] ||
+	    echo "rows: wrong count" >&2
 	rate "$NP" "$t0" "$t1"
 }
 
@@ -70,34 +102,27 @@ ingest() {
 	rate "$NP" "$t0" "$t1"
 }
 
-# Allocated bytes of a table's .ibd (holes punched by page compression
-# are not counted) per row, after its dirty pages are flushed.
-bytes_per_row() {
-	n=$(q "SELECT COUNT(*) FROM $1")
-	# Steady state: purge done (it resets DB_TRX_ID), pages flushed.
-	q "SET GLOBAL innodb_max_purge_lag_wait = 0"
-	q "FLUSH TABLES $1 FOR EXPORT; UNLOCK TABLES" >/dev/null
-	sync
-	alloc=$(du -B1 "$T/db/data/vbs/$1.ibd" | cut -f1)
-	q "ANALYZE TABLE $1" >/dev/null
-	dl=$(q "SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'vbs' AND TABLE_NAME = '$1'")
-	awk -v a="$alloc" -v d="$dl" -v n="$n" \
-	    'BEGIN { printf "%.1f B/row on disk (%.1f B/row of pages)", a / n, d / n }'
-}
-
-echo "== load rate (packet rows/s), best of 3 interleaved runs each"
+echo "== load rate (packets/s), best of 3 interleaved runs each"
 best() { printf '%s\n' "$@" | sort -n | tail -1; }
-C="" I="" S="" B=""
+worst() { printf '%s\n' "$@" | sort -n | head -1; }
+C="" R="" I="" S="" B=""
 for r in 1 2 3; do
-	C="$C $(ceiling)"; I="$I $(ingest infile)"
+	C="$C $(ceiling)"; I="$I $(ingest infile)"; R="$R $(ceiling_rows)"
 	B="$B $(ingest bulk)"; S="$S $(ingest insert)"
 done
 c=$(best $C)
 ratio() { awk -v a="$1" -v b="$c" 'BEGIN { printf "%.2f", a / b }'; }
-echo "ceiling (mariadb LOAD DATA LOCAL of a TSV): $c rows/s (runs:$C)"
-echo "ingestd -P infile: $(best $I) rows/s = $(ratio "$(best $I)") x ceiling (runs:$I)"
-echo "ingestd -P bulk:   $(best $B) rows/s = $(ratio "$(best $B)") x ceiling (runs:$B)"
-echo "ingestd -P insert: $(best $S) rows/s = $(ratio "$(best $S)") x ceiling (runs:$S)"
+ratio_rows() { awk -v a="$1" -v b="$(best $R)" 'BEGIN { printf "%.2f", a / b }'; }
+echo "ceiling: mariadb LOAD DATA LOCAL of the same $NC chunk rows from a TSV"
+echo "  into a table identical to packet_chunks: $c packets/s (runs:$C)"
+echo "rows: LOAD DATA LOCAL of the $NP packets one row each into 001's"
+echo "  packets table: $(best $R) packets/s (runs:$R)"
+for m in infile bulk insert; do
+	case $m in infile) L=$I;; bulk) L=$B;; insert) L=$S;; esac
+	printf 'ingestd -P %-6s %s packets/s = %s x ceiling, %s x rows (runs:%s)\n' \
+	    "$m:" "$(best $L)" "$(ratio "$(best $L)")" \
+	    "$(ratio_rows "$(best $L)")" "$L"
+done
 # serve: the deployed form, its default two workers on one spool.
 served() {
 	reset
@@ -109,37 +134,111 @@ served() {
 	rate "$NP" "$t0" "$t1"
 }
 W="$(served) $(served)"
-echo "ingestd serve -w 2 (infile): $(best $W) rows/s = $(ratio "$(best $W)") x ceiling (runs: $W)"
+echo "ingestd serve -w 2 (infile): $(best $W) packets/s = $(ratio "$(best $W)") x ceiling, $(ratio_rows "$(best $W)") x rows (runs: $W)"
+# Where ingestd's time goes, per batch (its own -v log).
+reset
+$ING -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk '/ ms: / {
+	for (i = 1; i <= NF; i++) {
+		if ($i == "ledger") l += $(i + 1); if ($i == "flows") f += $(i + 1)
+		if ($i == "packets") p += $(i + 1); if ($i == "commit") c += $(i + 1)
+	} n++ }
+	END { if (n) printf "ingestd per batch (ms, mean of %d): ledger %.0f, flows %.0f, packets %.0f, commit %.0f\n", n, l/n, f/n, p/n, c/n }'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo "== bytes per packet row ($NP rows; original VBS: 38.6 B; target <= 19 B)"
+echo "== bytes per packet ($NP packets; original VBS: 38.6 B; target <= 19 B)"
+# Allocated bytes of a table's .ibd (holes punched by page compression
+# are not counted) per packet, after its dirty pages are flushed.
+bytes_per_packet() {
+	# Steady state: purge done (it resets DB_TRX_ID), pages flushed.
+	q "SET GLOBAL innodb_max_purge_lag_wait = 0"
+	q "FLUSH TABLES $1 FOR EXPORT; UNLOCK TABLES" >/dev/null
+	sync
+	alloc=$(du -B1 "$T/db/data/vbs/$1.ibd" | cut -f1)
+	q "ANALYZE TABLE $1" >/dev/null
+	dl=$(q "SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'vbs' AND TABLE_NAME = '$1'")
+	awk -v a="$alloc" -v d="$dl" -v n="$NP" \
+	    'BEGIN { printf "%.1f B/packet on disk (%.1f B of pages)", a / n, d / n }'
+}
+# Milliseconds per query, over $3 runs in one session.
+qcost() {
+	sql=""; i=0
+	while [ $i -lt "$3" ]; do sql="$sql $2;"; i=$((i + 1)); done
+	t0=$(now); q "$sql" >/dev/null; t1=$(now)
+	awk -v a="$t0" -v b="$t1" -v n="$3" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }'
+}
 reset
 $ING load "$T"/b/*.sqlite >/dev/null
-echo "packets as shipped (PAGE_COMPRESSED=1, zlib): $(bytes_per_row packets)"
-variant() {
-	name=$1; shift
-	q "DROP TABLE IF EXISTS v; CREATE TABLE v LIKE packets"
-	q "$1"
+CID=$(q "SELECT client_id FROM clients WHERE client_name = 'bench'")
+# A typical flow (15 packets) and the longest.
+F1=$(q "SELECT flow_id FROM flows WHERE next_seq = 15 LIMIT 1")
+F2=$(q "SELECT flow_id FROM flows ORDER BY next_seq DESC LIMIT 1")
+N2=$(q "SELECT next_seq FROM flows WHERE flow_id = $F2")
+# queries VIEW-OR-TABLE: best of 3 of each query.
+queries() {
+	a=""; b=""; h=""
+	for r in 1 2 3; do
+		a="$a $(qcost x "SELECT * FROM $1 WHERE client_id = $CID AND flow_id = $F1 ORDER BY seq" 200)"
+		b="$b $(qcost x "SELECT * FROM $1 WHERE client_id = $CID AND flow_id = $F2 ORDER BY seq" 1)"
+		h="$h $(qcost x "SELECT f.app, p.size DIV 100 AS b, COUNT(*) FROM flows f JOIN $1 p USING (client_id, flow_id) GROUP BY f.app, b" 1)"
+	done
+	printf 'query ms: 15-packet flow %s (%s-%s), %s-packet flow %s (%s-%s), size histogram by app %s (%s-%s)' \
+	    "$(worst $a)" "$(worst $a)" "$(best $a)" "$N2" "$(worst $b)" \
+	    "$(worst $b)" "$(best $b)" "$(worst $h)" "$(worst $h)" "$(best $h)"
+}
+report() {
+	echo "$1:"
+	echo "  $(bytes_per_packet "$2")"
+	[ -n "${3:-}" ] && echo "  $(queries "$3")"
+	return 0
+}
+report "packet_chunks as shipped (binary, PAGE_COMPRESSED=1, zlib), read through the packets view" \
+    packet_chunks packets
+chunks() {
+	q "DROP TABLE IF EXISTS v; CREATE TABLE v LIKE packet_chunks; $1"
 	t0=$(now)
-	q "INSERT INTO v SELECT * FROM packets"
+	q "INSERT INTO v SELECT * FROM packet_chunks"
 	t1=$(now)
-	echo "$name: $(bytes_per_row v), copy $(rate "$NP" "$t0" "$t1") rows/s"
+	report "$2 (copy $(rate "$NP" "$t0" "$t1") packets/s)" v
 }
-variant "plain DYNAMIC (no compression)" "ALTER TABLE v PAGE_COMPRESSED=0"
-variant "ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8" \
-    "ALTER TABLE v PAGE_COMPRESSED=0, ROW_FORMAT=COMPRESSED, KEY_BLOCK_SIZE=8"
-variant "ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=4" \
-    "ALTER TABLE v PAGE_COMPRESSED=0, ROW_FORMAT=COMPRESSED, KEY_BLOCK_SIZE=4"
-dense() {
-	q "DROP TABLE IF EXISTS v; CREATE TABLE v (client_id INT UNSIGNED NOT NULL,
-	    flow_id BIGINT UNSIGNED NOT NULL, seq INT UNSIGNED NOT NULL,
-	    direction TINYINT UNSIGNED NOT NULL, size SMALLINT UNSIGNED NOT NULL,
-	    tcp_flags TINYINT UNSIGNED NOT NULL, rel_us INT UNSIGNED NOT NULL,
-	    PRIMARY KEY (client_id, flow_id, seq)) ENGINE=InnoDB $1"
-	q "INSERT INTO v SELECT client_id, flow_id, seq, direction, size,
-	    tcp_flags, LEAST(rel_us, 4294967295) FROM packets"
-	echo "$2: $(bytes_per_row v)"
+chunks "ALTER TABLE v PAGE_COMPRESSED=0" "packet_chunks without compression"
+chunks "ALTER TABLE v PAGE_COMPRESSED=0, ROW_FORMAT=COMPRESSED, KEY_BLOCK_SIZE=8" \
+    "packet_chunks ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8"
+# The same runs as JSON arrays [[direction,size,tcp_flags,rel_us],...],
+# expanded by JSON_TABLE.
+q "DROP TABLE IF EXISTS pj; CREATE TABLE pj (client_id INT UNSIGNED NOT NULL,
+    flow_id BIGINT UNSIGNED NOT NULL, seq INT UNSIGNED NOT NULL,
+    batch_id INT UNSIGNED NOT NULL, pk VARBINARY(8192) NOT NULL,
+    PRIMARY KEY (client_id, flow_id, seq)) ENGINE=InnoDB PAGE_COMPRESSED=1;
+    SET SESSION group_concat_max_len = 1048576;
+    INSERT INTO pj SELECT client_id, flow_id, MIN(seq), MIN(batch_id),
+    CONCAT('[', GROUP_CONCAT(CONCAT('[', direction, ',', size, ',',
+    tcp_flags, ',', rel_us, ']') ORDER BY seq SEPARATOR ','), ']')
+    FROM packets GROUP BY client_id, flow_id, batch_id, seq DIV 256;
+    CREATE OR REPLACE VIEW pjv AS SELECT c.client_id, c.flow_id,
+    c.seq + j.i - 1 AS seq, c.batch_id, j.direction, j.size, j.tcp_flags,
+    j.rel_us FROM pj c, JSON_TABLE(c.pk, '\$[*]' COLUMNS (i FOR ORDINALITY,
+    direction TINYINT UNSIGNED PATH '\$[0]', size MEDIUMINT UNSIGNED PATH
+    '\$[1]', tcp_flags TINYINT UNSIGNED PATH '\$[2]', rel_us BIGINT UNSIGNED
+    PATH '\$[3]')) j"
+report "JSON chunks (PAGE_COMPRESSED=1), read through a JSON_TABLE view" pj pjv
+# Row per packet, as 001 stored them.
+rows() {
+	q "DROP TABLE IF EXISTS v; CREATE TABLE v $ROWS_TABLE $1"
+	t0=$(now)
+	q "INSERT INTO v SELECT client_id, flow_id, seq, batch_id, direction,
+	    size, tcp_flags, rel_us FROM packets"
+	t1=$(now)
+	report "$2 (copy $(rate "$NP" "$t0" "$t1") packets/s)" v ${3:-}
 }
-dense "" "denser row, no compression"
-dense "PAGE_COMPRESSED=1" "denser row, PAGE_COMPRESSED=1"
+rows "PAGE_COMPRESSED=1" "row per packet, 001's table (PAGE_COMPRESSED=1, zlib)" v
+rows "" "row per packet, no compression"
+rows "ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8" "row per packet, ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8"
+q "DROP TABLE IF EXISTS v; CREATE TABLE v (client_id INT UNSIGNED NOT NULL,
+    flow_id BIGINT UNSIGNED NOT NULL, seq INT UNSIGNED NOT NULL,
+    direction TINYINT UNSIGNED NOT NULL, size SMALLINT UNSIGNED NOT NULL,
+    tcp_flags TINYINT UNSIGNED NOT NULL, rel_us INT UNSIGNED NOT NULL,
+    PRIMARY KEY (client_id, flow_id, seq)) ENGINE=InnoDB PAGE_COMPRESSED=1;
+    INSERT INTO v SELECT client_id, flow_id, seq, direction, size,
+    tcp_flags, LEAST(rel_us, 4294967295) FROM packets"
+report "row per packet, denser row (no batch_id, 2-byte size, 4-byte rel_us), PAGE_COMPRESSED=1" v
 echo "page compression level $(q 'SELECT @@innodb_compression_level'), algorithm $(q 'SELECT @@innodb_compression_algorithm')"

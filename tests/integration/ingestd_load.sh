@@ -2,9 +2,11 @@
 # tests/integration/ingestd_load.sh: ingestd against a private MariaDB.
 # Migrations; batches whose flows span batches loaded into exactly the
 # counts they hold, in order or not, by either packet path; loading again
-# changes nothing; corrupt batches quarantined from the spool with the
-# right reason and nothing of them in MySQL; the documented
-# least-privilege account is enough to load.
+# changes nothing; the packets view reads back every packet of the
+# batches as they hold it (also rel_us too long for a chunk's 31 bits);
+# corrupt batches quarantined from the spool with the right reason and
+# nothing of them in MySQL; the documented least-privilege account is
+# enough to load, and a researcher's SELECT enough to read.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/lib_mariadb.sh"
@@ -57,7 +59,7 @@ equal "an address reads back" \
     "$(q "SELECT COUNT(*) FROM flows WHERE INET6_NTOA(local_ip) LIKE '198.18.%' OR INET6_NTOA(local_ip) LIKE 'fd00::%'")" 300
 
 sum_all() {
-	q "CHECKSUM TABLE flows, packets, batches, clients" | cut -f2 | tr '\n' ' '
+	q "CHECKSUM TABLE flows, packet_chunks, batches, clients" | cut -f2 | tr '\n' ' '
 }
 before=$(sum_all)
 $ING load "$T"/a/*.sqlite >"$T/out" 2>&1
@@ -86,6 +88,38 @@ pdigest() {
 q "SET SESSION group_concat_max_len = 100000000" >/dev/null
 equal "same flows whatever the order" "$(digest bob)" "$(digest alice)"
 equal "same packets whatever the path" "$(pdigest bob)" "$(pdigest alice)"
+# What the batches hold, digested as pdigest digests the view.
+bdigest() {
+	python3 - "$@" <<'EOF'
+import hashlib, sqlite3, sys
+rows = []
+for p in sys.argv[1:]:
+    db = sqlite3.connect("file:%s?mode=ro" % p, uri=True)
+    rows += db.execute("SELECT flow_id, seq, direction, size, tcp_flags, "
+                       "rel_us FROM packets").fetchall()
+    db.close()
+rows.sort()
+print(hashlib.md5(",".join(",".join(map(str, r)) for r in rows)
+                  .encode()).hexdigest())
+EOF
+}
+equal "packets view: the batches' packets, in order" \
+    "$(pdigest alice)" "$(bdigest "$T"/a/*.sqlite)"
+# Long idle gaps (rel_us > 2^31 - 1) start a chunk of their own.
+$MK make "$T/e" --client erin --batches 3 --flows 40 --packets 3000 \
+    --seed 9 --idle 7 >/dev/null
+$ING -P bulk load "$T"/e/*.sqlite >"$T/oute" 2>&1
+equal "-P bulk, long idle gaps: 3 loaded" "$(grep -c ': loaded ' "$T/oute")" 3
+equal "  rel_us read back whole" "$(pdigest erin)" "$(bdigest "$T"/e/*.sqlite)"
+check "  some rel_us beyond 31 bits" [ "$(q "SELECT COUNT(*) FROM packets
+    p JOIN clients c USING (client_id) WHERE client_name = 'erin' AND
+    rel_us > 2147483647")" -gt 300 ]
+equal "  a flow's packets in order, seq 0..n-1" "$(q "SELECT
+    GROUP_CONCAT(seq ORDER BY seq) = (SELECT GROUP_CONCAT(seq) FROM
+    seq_0_to_9999 WHERE seq < f.next_seq) FROM flows f JOIN packets p
+    USING (client_id, flow_id) JOIN clients c USING (client_id) WHERE
+    client_name = 'erin' AND f.flow_id = (SELECT MIN(flow_id) FROM flows
+    JOIN clients USING (client_id) WHERE client_name = 'erin')")" 1
 
 # -- corrupt batches through the spool: quarantined with their reason
 S="$T/spool"
@@ -132,7 +166,7 @@ mdb "CREATE USER ingest@localhost IDENTIFIED BY 'pw';
 GRANT SELECT, INSERT ON vbs.clients TO ingest@localhost;
 GRANT SELECT, INSERT ON vbs.batches TO ingest@localhost;
 GRANT SELECT, INSERT, UPDATE ON vbs.flows TO ingest@localhost;
-GRANT INSERT ON vbs.packets TO ingest@localhost;
+GRANT INSERT ON vbs.packet_chunks TO ingest@localhost;
 GRANT SELECT ON vbs.schema_version TO ingest@localhost;"
 mariadb_optfile "$T/ingest.cnf" vbs ingest pw
 cp "$T"/c/*.sqlite "$S/incoming/"
@@ -147,6 +181,14 @@ $BIN/ingestd -m "$T/ingest.cnf" migrate >"$T/out" 2>&1
 check "  but cannot migrate" [ $? -ne 0 ]
 mdb "INSERT INTO vbs.schema_version SELECT * FROM vbs.sv_save;
 DROP TABLE vbs.sv_save"
+
+# -- a researcher with the SELECT grant of ingestd.8 reads the packets view
+mdb "CREATE USER researcher@localhost IDENTIFIED BY 'pw';
+GRANT SELECT ON vbs.* TO researcher@localhost;"
+mariadb_optfile "$T/research.cnf" vbs researcher pw
+equal "a researcher reads the packets view" "$(mariadb \
+    --defaults-file="$T/research.cnf" -N -B vbs -e "SELECT COUNT(*) FROM
+    packets JOIN clients USING (client_id) WHERE client_name = 'carol'")" 800
 
 # -- limits: a batch larger than max_batch
 printf '[ingestd]\nmax_batch = 4k\n' >"$T/vbs.conf"

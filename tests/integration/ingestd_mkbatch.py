@@ -3,14 +3,18 @@
 tests and bench, valid ones and broken ones, with proto/batch.sql.
 
   make OUTDIR [--client C] [--batches K] [--flows N] [--packets P]
-       [--seed S] [--tag T]
+       [--seed S] [--tag T] [--idle N]
       K batches named C.<batch_id>.sqlite holding N flows and P packets
       in all.  Flows span batches as flowd's do: a row in every batch
       where the flow has packets, ended 0 until its last, cumulative
       totals, seq going on across batches.  Prints the totals as
-      "batches K flows N packets P".
+      "batches K flows N packets P".  With --idle N, every Nth packet
+      (not a flow's first) has 3000 s added to its rel_us.
   tsv BATCH... : the packet rows of the batches as TSV on stdout
       (flow_id seq direction size tcp_flags rel_us), for the bench.
+  chunktsv BATCH... : the same packets as the packet_chunks rows ingestd
+      writes (ingestd/sql/003_packet_chunks.sql), as LOAD DATA reads
+      them (flow_id seq rel0 pk, pk escaped), for the bench.
   corrupt MODE IN OUT : a broken copy; MODE is flip, truncate, version,
       foreign, orphan, schema, meta.
 """
@@ -33,7 +37,7 @@ def new_batch(path):
     return db
 
 
-def make(outdir, client, nbatches, nflows, npackets, seed, tag):
+def make(outdir, client, nbatches, nflows, npackets, seed, tag, idle=0):
     rnd = random.Random(seed)
     os.makedirs(outdir, exist_ok=True)
     # Each flow: a start time, a packet count (at least 1), its packets.
@@ -68,6 +72,7 @@ def make(outdir, client, nbatches, nflows, npackets, seed, tag):
     events.sort()
     per = -(-len(events) // nbatches)
     totals = [0, 0, 0]
+    npk = 0
     for b in range(nbatches):
         chunk = events[b * per:(b + 1) * per]
         if not chunk:
@@ -91,6 +96,9 @@ def make(outdir, client, nbatches, nflows, npackets, seed, tag):
             flags = rnd.choice([0x10, 0x18, 0x02, 0x12, 0x11, 0x04]) \
                 if f["proto"] == 6 else 0
             rel = 0 if f["seq"] == 0 else t - f["last"]
+            npk += 1
+            if idle and f["seq"] > 0 and npk % idle == 0:
+                rel += 3000000000   # a long idle gap: 31 bits do not hold it
             f["last"] = t
             prow.append((f["id"], f["seq"], d, size, flags, rel))
             f["seq"] += 1
@@ -131,6 +139,64 @@ def tsv(paths):
                             "tcp_flags, rel_us FROM packets"):
             out.write("%d\t%d\t%d\t%d\t%d\t%d\n" % r)
         db.close()
+
+
+CHUNK_MAX = 256
+REL_MAX = 0x7fffffff
+
+
+def escape(b):
+    out = bytearray()
+    for c in b:
+        if c == 0:
+            out += b"\\0"
+        elif c == 9:
+            out += b"\\t"
+        elif c == 10:
+            out += b"\\n"
+        elif c == 92:
+            out += b"\\\\"
+        else:
+            out.append(c)
+    return bytes(out)
+
+
+def chunk_rows(paths):
+    """The packet_chunks rows of the batches, as ingestd cuts them: per
+    flow and batch, a run of at most CHUNK_MAX packets, a new run at a
+    packet whose rel_us needs more than 31 bits (its rel_us is rel0)."""
+    for p in paths:
+        db = sqlite3.connect("file:%s?mode=ro" % p, uri=True)
+        run = []
+        for r in db.execute("SELECT flow_id, seq, direction, size, "
+                            "tcp_flags, rel_us FROM packets "
+                            "ORDER BY flow_id, seq"):
+            if run and (r[0] != run[0][0] or len(run) == CHUNK_MAX or
+                        r[5] > REL_MAX):
+                yield pack(run)
+                run = []
+            run.append(r)
+        if run:
+            yield pack(run)
+        db.close()
+
+
+def pack(run):
+    rel0 = run[0][5] if run[0][5] > REL_MAX else None
+    words = b"".join(((r[2] << 31) | (0 if i == 0 and rel0 is not None
+                                       else r[5])).to_bytes(4, "big")
+                     for i, r in enumerate(run))
+    sizes = b"".join(r[3].to_bytes(3, "big") for r in run)
+    flags = bytes(r[4] for r in run)
+    return run[0][0], run[0][1], rel0, words + sizes + flags
+
+
+def chunktsv(paths):
+    out = sys.stdout.buffer
+    for flow, seq, rel0, pk in chunk_rows(paths):
+        out.write(b"%d\t%d\t%s\t%s\n" % (
+            flow, seq, b"\\N" if rel0 is None else b"%d" % rel0,
+            escape(pk)))
 
 
 def corrupt(mode, src, dst):
@@ -178,7 +244,8 @@ def main():
         sys.exit(__doc__)
     if a[0] == "make":
         opts = {"--client": "c1", "--batches": "4", "--flows": "100",
-                "--packets": "2000", "--seed": "1", "--tag": "b"}
+                "--packets": "2000", "--seed": "1", "--tag": "b",
+                "--idle": "0"}
         outdir = a[1]
         i = 2
         while i < len(a):
@@ -186,9 +253,11 @@ def main():
             i += 2
         make(outdir, opts["--client"], int(opts["--batches"]),
              int(opts["--flows"]), int(opts["--packets"]),
-             int(opts["--seed"]), opts["--tag"])
+             int(opts["--seed"]), opts["--tag"], int(opts["--idle"]))
     elif a[0] == "tsv":
         tsv(a[1:])
+    elif a[0] == "chunktsv":
+        chunktsv(a[1:])
     elif a[0] == "corrupt":
         corrupt(a[1], a[2], a[3])
     else:
