@@ -27,15 +27,13 @@
 
 #include <curl/curl.h>
 
-#include "proto.h"
+#include "vbsd.h"
 
 #define ENROLL_CONF	"/etc/vbs/vbs.conf"
 #define REPLY_MAX	4096
 #define ID_MAX		64
 #define SECRET_MIN	43	/* 256 bits, base64 at the shortest */
 #define SECRET_MAX	128
-
-int	 cmd_enroll(int, char **);
 
 struct reply {
 	char	 buf[REPLY_MAX];

@@ -2,8 +2,8 @@
 # service files.
 
 PROGRAMS += vbsctl
-vbsctl_SRCS = init/vbsctl.c init/top.c
-vbsctl_PKGS =
+vbsctl_SRCS = init/vbsctl.c init/top.c init/enroll.c
+vbsctl_PKGS = libcurl
 
 PROGRAMS += vbsd
 vbsd_SRCS = init/vbsd.c init/supervise.c init/control.c

@@ -35,7 +35,7 @@ usage(void)
 	    "usage: vbsctl [-j] [-f config] [-s socket] command [args]\n"
 	    "commands: status, start STAGE, stop STAGE, restart STAGE,\n"
 	    "          reload, shutdown, top [-i secs] [-n count],\n"
-	    "          dump RECORDING ...\n");
+	    "          enroll URL TOKEN, dump RECORDING ...\n");
 	exit(EXIT_USAGE);
 }
 
@@ -368,6 +368,8 @@ main(int argc, char **argv)
 			errx(EXIT_CONFIG, "%s", ebuf);
 		return cmd_top(conf, argc, argv);
 	}
+	if (strcmp(argv[0], "enroll") == 0)
+		return cmd_enroll(argc, argv);
 
 	if ((strcmp(argv[0], "status") == 0 && argc == 1) ||
 	    (strcmp(argv[0], "reload") == 0 && argc == 1) ||

@@ -77,6 +77,9 @@ int	 control_listen(struct vbsd *);
 void	 control_accept(struct vbsd *, int);
 void	 control_input(struct vbsd *, int);
 
+/* enroll.c (vbsctl) */
+int	 cmd_enroll(int, char **);
+
 /* top.c (vbsctl) */
 int	 cmd_top(struct vbs_conf *, int, char **);
 

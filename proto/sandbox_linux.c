@@ -142,6 +142,8 @@ static const char *const base_syscalls[] = {
 static const char *const asan_syscalls[] = {
 	"clone", "clone3", "ptrace", "wait4", "prctl", "sched_yield",
 	"openat", "getdents64", "readlink", "mprotect", "kill",
+	/* LeakSanitizer's tracer on x86_64 uses the old calls. */
+	"open", "getdents",
 	NULL
 };
 #endif
