@@ -12,11 +12,22 @@
  * table, a last commit, a checkpoint back to a plain rollback-journal
  * file and an fsync, and is renamed into the outbox as BATCH_ID.sqlite.
  *
+ * Live, a commit happens only between two input messages, and it
+ * carries, in the table flowd_input, the list of the messages whose
+ * records it holds (live.c consumes them from their sockets only after
+ * the commit).  So every message taken from a socket is in a committed
+ * transaction, and a flowd that dies between the commit and the
+ * consumption learns from the list which messages not to take twice.
+ * The table is dropped before the batch is published.
+ *
  * kill -9 at any instant: the outbox only ever gains whole files by
  * rename.  At the next start a working batch left behind is opened
- * (SQLite rolls back the unfinished transaction), its open flows are
- * marked ended by 'restart', it gets its meta table and is published.
- * One that fails its integrity check is moved aside and counted as lost.
+ * (SQLite rolls back the unfinished transaction), its flowd_input list
+ * is kept for live.c, its open flows are marked ended by 'restart', it
+ * gets its meta table and is published.  One with no commit at all
+ * (no tables: flowd died before its first commit, and so before it
+ * consumed any message whose rows it held) is removed.  One that fails
+ * its integrity check is moved aside and counted as lost.
  * In replay the left-over working batch is simply removed: the replay
  * produces it again, and batches already in the outbox are not written
  * twice (same input, same batch ids, same bytes).
@@ -43,6 +54,7 @@
 #define COMMIT_US	1000000ULL	/* live: at least this often */
 #define SIZE_ROWS	1024		/* rows between size checks */
 #define PKT_MULTI	64		/* packet rows per INSERT */
+#define MSG_ID_LEN	20		/* a struct msg_id in flowd_input */
 
 struct batch {
 	sqlite3		*db;
@@ -54,7 +66,10 @@ struct batch {
 	sqlite3_stmt	*del_pkt;
 	sqlite3_stmt	*del_flow;
 	sqlite3_stmt	*page_count;
+	sqlite3_stmt	*ins_input;	/* live: the inputs' windows */
 	uint64_t	 page_size;
+	int		 due;		/* live: commit at the next boundary */
+	int		 full;		/* live: close at the next tick */
 	struct flowq	 flows;		/* flows with a row here, dirty last */
 	char		 path[PATH_MAX];
 	char		 id[160];
@@ -321,9 +336,53 @@ db_count(sqlite3 *db, const char *sql, uint64_t *v)
 }
 
 /*
+ * The inputs' windows of the last commit of a working batch left by a
+ * flowd that died: the messages whose rows it holds, which may still be
+ * at the head of their sockets.  A row that does not decode is ignored
+ * (its input's messages are then taken again, never lost).
+ */
+static void
+read_resume(struct flowd *fd, sqlite3 *db)
+{
+	struct in_window *w;
+	sqlite3_stmt *st;
+	const uint8_t *p;
+	int64_t in;
+	int klen, mlen;
+	uint32_t i;
+
+	memset(fd->resume, 0, sizeof(fd->resume));
+	if (sqlite3_prepare_v2(db, "SELECT input, key, msgs FROM flowd_input",
+	    -1, &st, NULL) != SQLITE_OK)
+		return;		/* no table: a batch from before it */
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		in = sqlite3_column_int64(st, 0);
+		klen = sqlite3_column_bytes(st, 1);
+		mlen = sqlite3_column_bytes(st, 2);
+		if (in < 0 || in >= LIVE_INPUTS || klen != 16 || mlen < 0 ||
+		    mlen % MSG_ID_LEN != 0 || mlen / MSG_ID_LEN > WIN_MAX) {
+			log_warnx("batch: flowd_input row %lld ignored",
+			    (long long)in);
+			continue;
+		}
+		w = &fd->resume[in];
+		memcpy(w->key, sqlite3_column_blob(st, 1), 16);
+		w->n = (uint32_t)(mlen / MSG_ID_LEN);
+		p = sqlite3_column_blob(st, 2);
+		for (i = 0; i < w->n; i++, p += MSG_ID_LEN) {
+			memcpy(&w->m[i].h[0], p, 8);
+			memcpy(&w->m[i].h[1], p + 8, 8);
+			memcpy(&w->m[i].len, p + 16, 4);
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+/*
  * A working batch left by a flowd that died.  Complete (it has its
- * batch_id): publish it.  Otherwise close what it holds as a recovered
- * batch; if SQLite cannot make sense of it, move it aside, count it.
+ * batch_id): publish it.  Never committed (no tables): remove it.
+ * Otherwise close what it holds as a recovered batch; if SQLite cannot
+ * make sense of it, move it aside, count it.
  */
 static void
 recover(struct flowd *fd, const char *path)
@@ -332,7 +391,8 @@ recover(struct flowd *fd, const char *path)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st;
 	char id[160], lost[PATH_MAX + 32], buf[32];
-	uint64_t n = 0, ended = 0, lab = 0, first = 0, last = 0;
+	uint64_t n = 0, nflows = 0, ntables = 0, ended = 0, lab = 0;
+	uint64_t first = 0, last = 0;
 	const unsigned char *t;
 	int ok = 0;
 
@@ -347,8 +407,21 @@ recover(struct flowd *fd, const char *path)
 			sqlite3_finalize(st);
 		}
 	}
-	if (ok && db_count(db, "SELECT count(*) FROM packets", &n) == -1)
+	if (ok && db_count(db, "SELECT count(*) FROM sqlite_master",
+	    &ntables) == -1)
 		ok = 0;
+	if (ok && ntables == 0) {
+		/* died before its first commit: nothing was taken */
+		sqlite3_close(db);
+		unlink_db(path);
+		log_info("batch: working batch had no commit: removed");
+		return;
+	}
+	if (ok && (db_count(db, "SELECT count(*) FROM packets", &n) == -1 ||
+	    db_count(db, "SELECT count(*) FROM flows", &nflows) == -1))
+		ok = 0;
+	if (ok)
+		read_resume(fd, db);
 	if (!ok) {
 		if (db != NULL)
 			sqlite3_close(db);
@@ -361,7 +434,7 @@ recover(struct flowd *fd, const char *path)
 		    lost);
 		return;
 	}
-	if (n == 0) {
+	if (n == 0 && nflows == 0) {
 		sqlite3_close(db);
 		unlink_db(path);
 		return;
@@ -377,6 +450,7 @@ recover(struct flowd *fd, const char *path)
 	if (id[0] == '\0') {
 		make_id(fd, id, sizeof(id), b->seq, 1);
 		exec(db, "BEGIN");
+		exec(db, "DROP TABLE IF EXISTS flowd_input");
 		exec(db, "UPDATE flows SET ended = 1, end_reason = 'restart' "
 		    "WHERE ended = 0");
 		db_count(db, "SELECT count(*) FROM flows", &ended);
@@ -501,6 +575,12 @@ batch_start(struct flowd *fd)
 	exec(b->db, "PRAGMA ignore_check_constraints=ON");
 	exec(b->db, "BEGIN");
 	exec(b->db, batch_schema());
+	if (!fd->conf.replay) {
+		exec(b->db, "CREATE TABLE flowd_input (input INTEGER PRIMARY "
+		    "KEY, key BLOB NOT NULL, msgs BLOB NOT NULL)");
+		prepare(b->db, "INSERT OR REPLACE INTO flowd_input(input, key, "
+		    "msgs) VALUES (?, ?, ?)", &b->ins_input);
+	}
 	prepare(b->db, "INSERT INTO packets(flow_id, seq, direction, size, "
 	    "tcp_flags, rel_us) VALUES (?, ?, ?, ?, ?, ?)", &b->ins_pkt);
 	prepare(b->db, "INSERT OR REPLACE INTO flows" FLOW_COLUMNS,
@@ -516,6 +596,7 @@ batch_start(struct flowd *fd)
 	b->first_us = UINT64_MAX;
 	b->last_us = 0;
 	b->packets = b->flow_rows = b->ended = b->labelled = 0;
+	b->due = b->full = 0;
 	b->commit_mono = mono_us();
 }
 
@@ -637,9 +718,9 @@ write_flow(struct flowd *fd, struct flow *f, int ended)
 	b->rows++;
 }
 
-/* Rows of the flows that got packets since the last commit, then commit. */
+/* Rows of the flows that got packets since the last commit. */
 static void
-batch_commit(struct flowd *fd)
+write_dirty(struct flowd *fd)
 {
 	struct batch *b = fd->batch;
 	struct flow *f;
@@ -652,6 +733,22 @@ batch_commit(struct flowd *fd)
 		write_flow(fd, f, 0);
 		f->flags &= (uint16_t)~FF_DIRTY;
 	}
+}
+
+/*
+ * Commit, then close the batch if it is full.  Live, only when no
+ * message is in flight: rows of a message not yet committed with its
+ * window must not be committed without it (see batch_sync).
+ */
+static void
+batch_commit(struct flowd *fd)
+{
+	struct batch *b = fd->batch;
+
+	if (!fd->conf.replay && fd->inflight > 0)
+		fatalx("batch: commit with %" PRIu32 " messages in flight",
+		    fd->inflight);
+	write_dirty(fd);
 	exec(b->db, "COMMIT");
 	b->rows = 0;
 	b->commit_mono = mono_us();
@@ -671,8 +768,68 @@ maybe_commit(struct flowd *fd)
 	struct batch *b = fd->batch;
 
 	if (b->rows >= COMMIT_ROWS || ((b->rows & (SIZE_ROWS - 1)) == 0 &&
-	    batch_bytes(b) >= fd->conf.batch_size))
-		batch_commit(fd);
+	    batch_bytes(b) >= fd->conf.batch_size)) {
+		/* live: the rest of the message first (batch_sync) */
+		if (fd->conf.replay)
+			batch_commit(fd);
+		else
+			b->due = 1;
+	}
+}
+
+/* Live: enough rows wait that the input should commit its window. */
+int
+batch_due(const struct flowd *fd)
+{
+	const struct batch *b = fd->batch;
+
+	return b != NULL && b->db != NULL && b->due;
+}
+
+static void
+put_window(struct batch *b, int in, const struct in_window *w)
+{
+	uint8_t buf[WIN_MAX * MSG_ID_LEN], *p = buf;
+	sqlite3_stmt *st = b->ins_input;
+	uint32_t i;
+
+	for (i = 0; i < w->n && i < WIN_MAX; i++, p += MSG_ID_LEN) {
+		memcpy(p, &w->m[i].h[0], 8);
+		memcpy(p + 8, &w->m[i].h[1], 8);
+		memcpy(p + 16, &w->m[i].len, 4);
+	}
+	sqlite3_bind_int(st, 1, in);
+	sqlite3_bind_blob(st, 2, w->key, 16, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, buf, (int)(p - buf), SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		dbfatal(b->db, "flowd_input");
+	sqlite3_reset(st);
+}
+
+/*
+ * Live: commit every row written so far together with the inputs'
+ * windows (fd->win), the messages those rows came from.  After it
+ * returns the caller may consume them.  0: no working batch, so no
+ * row came from them and there was nothing to commit.
+ */
+int
+batch_sync(struct flowd *fd)
+{
+	struct batch *b = fd->batch;
+	int i;
+
+	if (b == NULL || b->db == NULL)
+		return 0;
+	write_dirty(fd);
+	for (i = 0; i < LIVE_INPUTS; i++)
+		put_window(b, i, &fd->win[i]);
+	exec(b->db, "COMMIT");
+	b->rows = 0;
+	b->due = 0;
+	b->commit_mono = mono_us();
+	b->full = batch_bytes(b) >= fd->conf.batch_size;
+	exec(b->db, "BEGIN");
+	return 1;
 }
 
 void
@@ -781,8 +938,17 @@ batch_close(struct flowd *fd)
 
 	if (b->db == NULL)
 		return;
+	if (!fd->conf.replay && fd->inflight > 0)
+		fatalx("batch: close with %" PRIu32 " messages in flight",
+		    fd->inflight);
 	if (sqlite3_get_autocommit(b->db))
 		exec(b->db, "BEGIN");
+	if (b->ins_input != NULL) {
+		/* every message is consumed: the list has done its work */
+		sqlite3_finalize(b->ins_input);
+		b->ins_input = NULL;
+		exec(b->db, "DROP TABLE flowd_input");
+	}
 	pkt_flush(b);
 	while ((f = TAILQ_FIRST(&b->flows)) != NULL) {
 		write_flow(fd, f, 0);
@@ -824,9 +990,10 @@ batch_close(struct flowd *fd)
 }
 
 /*
- * Timers of the live batch: its age (batch_age bounds how long data
- * waits before shipd sees it) and a commit at least every second so
- * that a crash loses little.  Replay closes batches by size only: it
+ * Timers of the live batch, called only when no message is in flight:
+ * its age (batch_age bounds how long data waits before shipd sees it),
+ * its size (found by batch_sync), and a commit at least every second
+ * of the rows that timers wrote (flow ends).  Replay closes batches by size only: it
  * has nobody waiting, and a capture replayed faster than it was taken
  * would otherwise make a file per few minutes of capture.
  */
@@ -837,8 +1004,8 @@ batch_tick(struct flowd *fd, uint64_t now, uint64_t mono)
 
 	if (b == NULL || b->db == NULL || fd->conf.replay)
 		return;
-	if (fd->conf.batch_age_us > 0 && now >= b->start_us +
-	    fd->conf.batch_age_us) {
+	if ((fd->conf.batch_age_us > 0 && now >= b->start_us +
+	    fd->conf.batch_age_us) || b->full) {
 		batch_close(fd);
 		return;
 	}

@@ -342,8 +342,10 @@ main(int argc, char *argv[])
 		if (mkdir(c->work_dir, 0700) == -1 && errno != EEXIST)
 			fatal("%s", c->work_dir);
 		c->run = next_run(c->work_dir);
+		input_hello_load(&fd);
 		if (batch_open(&fd, errbuf, sizeof(errbuf)) == -1)
 			fatalx("%s", errbuf);
+		live_prepare(&fd, capfd, sockfd);
 		memset(&ss, 0, sizeof(ss));
 		ss.name = "flowd";
 		ss.syscalls = flowd_syscalls;

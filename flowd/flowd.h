@@ -107,6 +107,27 @@ struct flow {
 
 TAILQ_HEAD(flowq, flow);
 
+/*
+ * Live: the messages of one input that a commit covers, each named by a
+ * keyed 128-bit hash and its length.  They are read with MSG_PEEK, their
+ * rows committed with this list, and only then consumed; a flowd that
+ * finds the list in a recovered batch consumes, unprocessed, the ones
+ * still at the head of its socket.
+ */
+#define LIVE_INPUTS	2		/* 0 capd, 1 sockd */
+#define WIN_MAX		64		/* messages peeked per commit */
+
+struct msg_id {
+	uint64_t	 h[2];
+	uint32_t	 len;
+};
+
+struct in_window {
+	uint8_t		 key[16];
+	uint32_t	 n;
+	struct msg_id	 m[WIN_MAX];
+};
+
 struct flowd_conf {
 	const char	*outbox;
 	const char	*work_dir;
@@ -179,6 +200,10 @@ struct flowd {
 	struct hello_rec	 capd_hello;
 	struct stats_rec	 capd_stats;
 	struct stats_rec	 sockd_stats;
+	/* live: committed with the rows, consumed after the commit */
+	struct in_window	 win[LIVE_INPUTS];
+	struct in_window	 resume[LIVE_INPUTS];	/* from a recovered batch */
+	uint32_t		 inflight;	/* peeked, not yet committed */
 };
 
 /* flow.c */
@@ -213,6 +238,8 @@ void	 batch_flow_end(struct flowd *, struct flow *);
 void	 batch_forget(struct flowd *, struct flow *);
 void	 batch_tick(struct flowd *, uint64_t, uint64_t);
 void	 batch_finish(struct flowd *);
+int	 batch_due(const struct flowd *);
+int	 batch_sync(struct flowd *);
 uint64_t batch_count(const struct flowd *);
 
 /* privacy.c */
@@ -227,11 +254,16 @@ uint64_t siphash24(const uint8_t *, const void *, size_t);
 
 /* input.c */
 int	 input_replay(struct flowd *, char * const *, int);
-int	 input_live(struct flowd *, int, int);
 uint64_t input_digest(char **, int);
 void	 input_record(struct flowd *, const struct vbs_rec *, int);
+void	 input_hello_load(struct flowd *);
+void	 input_hello_save(struct flowd *, const struct vbs_rec *, int);
 void	 appstats_flow(struct flowd *, const struct flow *);
 void	 appstats_write(struct flowd *);
 void	 appstats_free(struct flowd *);
+
+/* live.c */
+void	 live_prepare(struct flowd *, int, int);
+int	 input_live(struct flowd *, int, int);
 
 #endif /* FLOWD_H */

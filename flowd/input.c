@@ -1,10 +1,12 @@
 /*
- * input.c: flowd's two ways in.  Runs in flowd.  Replay reads recordings
- * through libvbsproto's merge reader, which yields their records in
- * time order (a piped recording through a relay child, so that its
- * first bytes can name it); live reads capd's and sockd's SOCK_SEQPACKET
- * sockets, whose peers flowd.c has checked, and sends look-ups back to
- * sockd.
+ * input.c: flowd's records, whichever way they come in.  Runs in flowd.
+ * Replay reads recordings through libvbsproto's merge reader, which
+ * yields their records in time order (a piped recording through a relay
+ * child, so that its first bytes can name it); live input (live.c)
+ * hands its records to input_record too.  Live, each producer's last
+ * hello is kept in the work directory, so that a flowd restarted on the
+ * sockets vbsd keeps knows capd's interfaces and OS before capd says
+ * hello again.
  * Every message is decoded strictly by msg_open/msg_next; a message
  * that fails is counted and dropped, never half used.
  */
@@ -15,22 +17,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "flowd.h"
 
 #define MAX_SOURCES	16
-#define LIVE_TICK_MS	250
-#define LIVE_LAG_US	1000000ULL	/* timers trail the clock by this */
-#define APPS_EVERY_US	60000000ULL
 
 static char	producers[MAX_SOURCES][VBS_NAME_MAX];
-static int	hello_seen[MAX_SOURCES];	/* 2: none, and said so */
+/* 0 none yet, 1 seen, 2 none and said so, 3 the one kept from before */
+static int	hello_seen[MAX_SOURCES];
+static const char *const live_names[LIVE_INPUTS] = { "capd", "sockd" };
 
 #define DIGEST_PREFIX	65536
 
@@ -182,15 +182,17 @@ input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 	/*
 	 * A stream may begin without its hello: a flowd restarted on the
 	 * same sockets gets what capd and sockd send after the hello that
-	 * went to the one before.  The records are good; only the hello's
-	 * facts (capd's interface names, the OS) wait for the next one.
+	 * went to the one before.  The records are good; the hello's facts
+	 * (capd's interface names, the OS) are those of the hello kept
+	 * from before, if any, until the next one.
 	 */
 	if (r->type != MSG_HELLO && src >= 0 && src < MAX_SOURCES &&
-	    hello_seen[src] == 0) {
-		hello_seen[src] = 2;
+	    (hello_seen[src] == 0 || hello_seen[src] == 3)) {
 		log_info("%s stream began without a hello (a restart?): "
-		    "taking its records", prod[0] != '\0' ? prod :
-		    "a producer's");
+		    "taking its records%s", prod[0] != '\0' ? prod :
+		    "a producer's", hello_seen[src] == 3 ?
+		    ", with its last hello" : "");
+		hello_seen[src] = 2;
 	}
 	switch (r->type) {
 	case MSG_HELLO:
@@ -201,6 +203,8 @@ input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 		}
 		if (strcmp(r->u.hello.producer, "capd") == 0)
 			fd->capd_hello = r->u.hello;
+		if (!fd->conf.replay)
+			input_hello_save(fd, r, src);
 		break;
 	case MSG_PACKETS:
 		flow_expire(fd, r->u.pkt.ts_us);
@@ -289,172 +293,78 @@ input_replay(struct flowd *fd, char * const *paths, int n)
 	return relay_wait() == -1 ? EXIT_INPUT : ret;
 }
 
-struct live_lookups {
-	struct msg_builder	 mb;
-	int			 sock;
-	int			 open;
-};
-
 static void
-lookup_flush(struct live_lookups *ll)
+hello_path(const struct flowd *fd, int src, char *buf, size_t len)
 {
-	size_t len;
-
-	if (!ll->open)
-		return;
-	len = msg_finish(&ll->mb);
-	if (ll->sock != -1 && wire_send(ll->sock, ll->mb.buf, len) == -1 &&
-	    errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
-		log_warn("look-up to sockd");
-	ll->open = 0;
-}
-
-static void
-lookup_queue(void *arg, const struct lookup_rec *l)
-{
-	struct live_lookups *ll = arg;
-	struct vbs_rec r;
-
-	memset(&r, 0, sizeof(r));
-	r.type = MSG_LOOKUP;
-	r.u.lookup = *l;
-	if (ll->open && msg_add(&ll->mb, &r) == 0)
-		return;
-	lookup_flush(ll);
-	msg_start(&ll->mb, MSG_LOOKUP);
-	ll->open = 1;
-	if (msg_add(&ll->mb, &r) != 0)
-		log_warnx("look-up does not fit a message");
-}
-
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
+	snprintf(buf, len, "%s/hello-%s.msg", fd->conf.work_dir,
+	    live_names[src]);
 }
 
 /*
- * Read one message from a live socket: 2 a message, 1 nothing there
- * (or a bad message, counted), 0 end of stream.
+ * Live: keep a producer's hello in the work directory (one message,
+ * written whole by rename) for the next flowd.
  */
-static int
-live_read(struct flowd *fd, int sock, int src, uint8_t *buf,
-    struct vbs_rec *r)
+void
+input_hello_save(struct flowd *fd, const struct vbs_rec *r, int src)
 {
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	struct msg_builder mb;
+	int f;
+
+	if (src < 0 || src >= LIVE_INPUTS)
+		return;
+	hello_path(fd, src, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (msg_init(&mb) == -1)
+		fatal("msg_init");
+	if (msg_encode1(&mb, r) == -1)
+		fatalx("hello does not fit a message");
+	if ((f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || write_full(f, mb.buf, mb.len) == -1 ||
+	    fsync(f) == -1 || close(f) == -1 || rename(tmp, path) == -1)
+		log_warn("%s", path);
+	msg_free(&mb);
+}
+
+/*
+ * Live, at start: name the sockets' producers and take the hellos kept
+ * by the flowd before, as if they had just come (before the recovery of
+ * its batch, whose meta names the OS).  A file that does not decode to
+ * one hello from the right producer is ignored.
+ */
+void
+input_hello_load(struct flowd *fd)
+{
+	char path[PATH_MAX];
 	struct msg_reader mr;
-	ssize_t n;
-	int rc;
-
-	n = wire_recv(sock, buf, VBS_MSG_MAX);
-	if (n == 0)
-		return 0;
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return 1;
-		if (errno == ECONNRESET)
-			return 0;
-		fatal("read from %s", src == 0 ? "capd" : "sockd");
-	}
-	if (msg_open(&mr, buf, (size_t)n) == -1) {
-		log_warnx("bad message from %s: %s", src == 0 ? "capd" :
-		    "sockd", mr.err);
-		fd->cnt.bad_records++;
-		return 1;
-	}
-	while ((rc = msg_next(&mr, r)) > 0)
-		input_record(fd, r, src);
-	if (rc < 0) {
-		log_warnx("bad record from %s: %s", src == 0 ? "capd" :
-		    "sockd", mr.err);
-		fd->cnt.bad_records++;
-	}
-	return 2;
-}
-
-/*
- * Live: poll both sockets; between messages fire the timers on the
- * host clock (less a lag, for records still in the sockets); stop on
- * SIGTERM or SIGINT, ending every flow.
- */
-int
-input_live(struct flowd *fd, int capfd, int sockfd)
-{
-	struct live_lookups ll;
-	struct pollfd pfd[2];
-	struct sigaction sa;
 	struct vbs_rec *r;
 	uint8_t *buf;
-	uint64_t now, last_apps = 0;
-	int i, n, k, rc = 2;
+	ssize_t n;
+	int src, f;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
-	/* the sockets' roles name their producers before any hello */
-	snprintf(producers[0], sizeof(producers[0]), "capd");
-	snprintf(producers[1], sizeof(producers[1]), "sockd");
-	memset(&ll, 0, sizeof(ll));
-	ll.sock = sockfd;
-	if (msg_init(&ll.mb) == -1)
-		fatal("msg_init");
-	if (sockfd != -1) {
-		fd->lookup = lookup_queue;
-		fd->lookup_arg = &ll;
-	}
 	if ((buf = malloc(VBS_MSG_MAX)) == NULL ||
 	    (r = malloc(sizeof(*r))) == NULL)
 		fatal("malloc");
-	if ((capfd != -1 && wire_nonblock(capfd) == -1) ||
-	    (sockfd != -1 && wire_nonblock(sockfd) == -1))
-		fatal("wire_nonblock");
-	pfd[0].fd = capfd;
-	pfd[1].fd = sockfd;
-	pfd[0].events = pfd[1].events = POLLIN;
-	while (!stop_signal) {
-		n = poll(pfd, 2, LIVE_TICK_MS);
-		if (n == -1 && errno != EINTR)
-			fatal("poll");
-		for (i = 0; n > 0 && i < 2; i++) {
-			if (pfd[i].fd == -1 || pfd[i].revents == 0)
-				continue;
-			/* a bounded burst per socket, then the other */
-			for (k = 0; k < 64 && (rc = live_read(fd, pfd[i].fd,
-			    i, buf, r)) == 2; k++)
-				;
-			if (rc == 0) {
-				log_warnx("%s closed its stream",
-				    i == 0 ? "capd" : "sockd");
-				pfd[i].fd = -1;
-				if (i == 1) {
-					fd->lookup = NULL;
-					ll.sock = -1;
-				}
-			}
+	for (src = 0; src < LIVE_INPUTS; src++) {
+		snprintf(producers[src], sizeof(producers[src]), "%s",
+		    live_names[src]);
+		hello_path(fd, src, path, sizeof(path));
+		if ((f = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		n = read_full(f, buf, VBS_MSG_MAX);
+		close(f);
+		if (n <= 0 || msg_open(&mr, buf, (size_t)n) == -1 ||
+		    msg_next(&mr, r) != 1 || r->type != MSG_HELLO ||
+		    strcmp(r->u.hello.producer, live_names[src]) != 0) {
+			log_warnx("%s: not a hello from %s: ignored", path,
+			    live_names[src]);
+			continue;
 		}
-		lookup_flush(&ll);
-		now = now_us();
-		if (now > LIVE_LAG_US)
-			flow_expire(fd, now - LIVE_LAG_US);
-		batch_tick(fd, fd->now_us, mono_us());
-		lookup_flush(&ll);
-		if (now >= last_apps + APPS_EVERY_US) {
-			appstats_write(fd);
-			last_apps = now;
-		}
+		if (src == 0)
+			fd->capd_hello = r->u.hello;
+		hello_seen[src] = 3;
+		log_debug("%s: %s's last hello", path, live_names[src]);
 	}
-	log_info("signal %d: ending every flow", (int)stop_signal);
-	fd->lookup = NULL;
-	flow_end_all(fd, END_SHUTDOWN);
-	msg_free(&ll.mb);
-	free(buf);
 	free(r);
-	return EXIT_OK;
+	free(buf);
 }

@@ -2,7 +2,7 @@
 
 PROGRAMS += flowd
 FLOWD_CORE = flowd/flow.c flowd/label.c flowd/batch.c flowd/privacy.c \
-	flowd/input.c flowd/apps.c
+	flowd/input.c flowd/live.c flowd/apps.c
 flowd_SRCS = flowd/flowd.c $(FLOWD_CORE)
 flowd_PKGS = sqlite3
 

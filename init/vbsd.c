@@ -105,8 +105,11 @@ make_sockets(struct vbsd *v)
 		fatal("socketpair sockd/flowd");
 	v->sock_s = sv[0];
 	v->sock_f = sv[1];
+	/* Both directions carry messages: look-ups one way, events back. */
 	setsockopt(v->sock_s, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	setsockopt(v->sock_s, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	setsockopt(v->sock_f, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	setsockopt(v->sock_f, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 }
 
 static void
