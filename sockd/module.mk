@@ -1,11 +1,50 @@
 # sockd/module.mk: the socket daemon.  The backend files are picked by
 # OS: sockd_<os>.c reads the socket tables, owner_<os>.c finds owners.
+#
+# The eBPF backend (Linux) is built when clang and libbpf are there:
+# ebpf.bpf.c is compiled by clang -target bpf (CO-RE, no vmlinux.h) and
+# embedded in sockd as a C array.  Without them, ebpf_none.c: sockd
+# builds all the same and says "ebpf: not built" when asked for it.
 
 PROGRAMS += sockd
 sockd_SRCS = sockd/sockd.c sockd/table.c sockd/emit.c sockd/query.c \
 	sockd/hash.c sockd/sockd_$(OS_SRC).c sockd/owner_$(OS_SRC).c
 sockd_PKGS =
 MANPAGES += sockd/sockd.8
+
+BPF_CLANG ?= clang
+ifeq ($(OS_SRC),linux)
+SOCKD_EBPF := $(shell command -v $(BPF_CLANG) >/dev/null 2>&1 && \
+	pkg-config --exists libbpf 2>/dev/null && \
+	[ -f /usr/include/bpf/bpf_helpers.h ] && echo yes)
+endif
+
+ifeq ($(SOCKD_EBPF),yes)
+sockd_SRCS += sockd/ebpf_linux.c
+sockd_PKGS += libbpf
+# <asm/types.h> lives in the multiarch directory (Debian).
+BPF_ASMINC := $(patsubst %/asm/types.h,%,$(firstword \
+	$(wildcard /usr/include/*/asm/types.h)))
+BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(shell uname -m)))
+BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
+	-Werror $(addprefix -I,$(BPF_ASMINC)) -Isockd
+
+$(O)/gen/sockd/ebpf.bpf.o: sockd/ebpf.bpf.c sockd/ebpf_event.h
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c -o $@ sockd/ebpf.bpf.c
+
+# The object as a C array, for bpf_object__open_mem().
+$(O)/gen/sockd_bpf.h: $(O)/gen/sockd/ebpf.bpf.o
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from sockd/ebpf.bpf.c: do not edit */'; \
+	  echo 'static const unsigned char sockd_bpf_obj[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; } >$@.tmp && mv $@.tmp $@
+
+$(O)/sockd/ebpf_linux.o: $(O)/gen/sockd_bpf.h
+else
+sockd_SRCS += sockd/ebpf_none.c
+endif
 
 UNIT_TESTS += sockd_test
 sockd_test_SRCS = tests/unit/sockd_test.c sockd/hash.c sockd/query.c

@@ -715,3 +715,23 @@ owner_gc(void)
 	hmap_walk(&inodes, gc_inode, NULL);
 	hmap_walk(&unresolved, gc_unresolved, &now);
 }
+
+/*
+ * An owner the eBPF backend named (pid and comm from the kernel, in the
+ * process's own context): its executable while the process lives, else
+ * none; and its inode in the cache, so that later look-ups need no
+ * sweep.
+ */
+void
+owner_exe(struct sock_rec *r)
+{
+	char	 path[48];
+	ssize_t	 n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->pid);
+	n = readlink(path, r->exe, sizeof(r->exe) - 1);
+	r->exe[n > 0 ? n : 0] = '\0';
+	if (n > 0 && r->inode != 0 &&
+	    hmap_get(&procs, (uint64_t)r->pid) != NULL)
+		hmap_put(&inodes, r->inode, (void *)(uintptr_t)r->pid);
+}

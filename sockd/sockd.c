@@ -7,8 +7,8 @@
  * users' /proc/PID/fd needs), and enters the backend's sandbox before
  * it reads a byte from flowd.
  *
- * The loop: process events (so that new processes are known), destroy
- * events (closes), flowd's look-ups (answered at once), a full dump
+ * The loop: process events (so that new processes are known), owners
+ * named by the eBPF backend when it runs, destroy events (closes), flowd's look-ups (answered at once), a full dump
  * every dump_interval, counters every stats_interval.
  */
 
@@ -163,13 +163,20 @@ on_destroy(void *arg, struct sock_rec *r)
 }
 
 static void
+on_ebpf(void *arg, struct sock_rec *r)
+{
+	(void)arg;
+	table_ebpf(r);
+}
+
+static void
 loop(int dump_ms, int stats_ms, int use_destroy)
 {
 	struct pollfd	 pfd[6];
 	uint64_t	 now, next_dump, next_stats, next_gc, act, last_act;
 	int		 cur_ms = dump_ms, idle_ms;
-	int		 n, timeout, r, fd_dest, fd_peer;
-	int		 i_sig, i_dest, i_peer, i_in;
+	int		 n, timeout, r, fd_dest, fd_peer, fd_bpf;
+	int		 i_sig, i_dest, i_peer, i_in, i_bpf;
 	char		 buf[64];
 
 	idle_ms = dump_ms > IDLE_MAX_MS ? dump_ms : IDLE_MAX_MS;
@@ -181,8 +188,10 @@ loop(int dump_ms, int stats_ms, int use_destroy)
 	next_gc = now + 10000000;
 	while (!got_stop) {
 		n = 0;
-		i_dest = i_peer = i_in = -1;
+		i_dest = i_peer = i_in = i_bpf = -1;
 		pfd[i_sig = n++] = (struct pollfd){ sigpipe_fds[0], POLLIN, 0 };
+		if ((fd_bpf = ebpf_fd()) != -1)
+			pfd[i_bpf = n++] = (struct pollfd){ fd_bpf, POLLIN, 0 };
 		if (use_destroy && (fd_dest = backend_event_fd()) != -1)
 			pfd[i_dest = n++] = (struct pollfd){ fd_dest, POLLIN,
 			    0 };
@@ -211,6 +220,13 @@ loop(int dump_ms, int stats_ms, int use_destroy)
 			break;
 		/* New processes first: the look-ups may need them. */
 		owner_events();
+		/*
+		 * Owners named by BPF before closes: a destroy event then
+		 * finds the socket with its owner.  Read whenever polled:
+		 * the ring buffer's wake-ups are batched.
+		 */
+		if (i_bpf != -1 && ebpf_events(on_ebpf, NULL) == -1)
+			fatal("ebpf ring buffer");
 		if (i_dest != -1 && pfd[i_dest].revents) {
 			if (backend_events(on_destroy, NULL) == -1)
 				fatal("destroy events");
@@ -268,6 +284,7 @@ main(int argc, char *argv[])
 	int			 ch, foreground = 0, verbose = 0, check = 0;
 	int			 nodrop = 0, count = 1, bench = 0, dump_ms;
 	int			 stats_ms, use_destroy, ready_fd = -1;
+	int			 use_ebpf;
 	long			 l;
 
 	memset(&ec, 0, sizeof(ec));
@@ -360,15 +377,19 @@ main(int argc, char *argv[])
 	if (query != NULL || bench > 0)
 		foreground = 1;
 	log_init("sockd", foreground, verbose);
-	if (conf_bool(conf, "sockd", "ebpf"))
-		log_info("ebpf: no eBPF backend in this build; using "
-		    "sock_diag and the proc connector");
 	if (conf_bool(conf, "sockd", "cmdline"))
 		log_info("cmdline: command lines are not recorded by this "
 		    "version");
 
 	/* Everything that needs privileges, before they go. */
 	owner_init(1);
+	/* BPF before backend_open(): it may enter another namespace. */
+	use_ebpf = conf_bool(conf, "sockd", "ebpf");
+	if (use_ebpf && ebpf_open(netns, err, sizeof(err)) == -1) {
+		log_warnx("ebpf: %s; using sock_diag and the proc connector",
+		    err);
+		use_ebpf = 0;
+	}
 	if (backend_open(netns) == -1)
 		fatal("sock_diag%s%s", netns ? " in " : "",
 		    netns ? netns : "");
@@ -395,8 +416,9 @@ main(int argc, char *argv[])
 		return query_bench(bench);
 	ready_notify(ready_fd);
 	log_info("running: %zu sockets, dumps every %d ms, destroy events "
-	    "%s, process events %s", table_count(), dump_ms,
-	    use_destroy ? "on" : "off", owner_event_fd() != -1 ? "on" : "off");
+	    "%s, process events %s, ebpf %s", table_count(), dump_ms,
+	    use_destroy ? "on" : "off", owner_event_fd() != -1 ? "on" : "off",
+	    use_ebpf ? "on" : "off");
 	if (query != NULL && fcntl(STDIN_FILENO, F_SETFL, O_NONBLOCK) == -1)
 		fatal("stdin");
 	stdin_mode = query != NULL;

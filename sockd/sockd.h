@@ -6,7 +6,8 @@
  * The parts: sockd.c (main, options, the poll loop), table.c (the
  * sockets sockd knows, open and close events, the recently closed),
  * emit.c (messages to flowd and to a recording), query.c (look-ups
- * from the command line), hash.c (a small map of 64-bit keys), and one
+ * from the command line), hash.c (a small map of 64-bit keys),
+ * ebpf_linux.c (optional: owners named by BPF programs), and one
  * backend per OS behind the interface below:
  * sockd_<os>.c reads the socket tables, owner_<os>.c finds the process
  * that owns a socket.
@@ -44,6 +45,8 @@ struct sockd_stats {
 	uint64_t	procs_scanned;
 	uint64_t	proc_events;
 	uint64_t	proc_overruns;
+	uint64_t	ebpf_events;	/* records from the BPF ring buffer */
+	uint64_t	ebpf_opens;	/* sockets first seen by them */
 };
 extern struct sockd_stats stats;
 
@@ -125,6 +128,19 @@ void	 owner_resolve(struct sock_rec **, size_t, int hint);
 void	 owner_forget(const struct sock_rec *);
 /* Drop state of processes that exited; call now and then. */
 void	 owner_gc(void);
+/* Linux: exe of an owner the eBPF backend named (pid set). */
+void	 owner_exe(struct sock_rec *);
+
+/*
+ * ebpf_linux.c (or ebpf_none.c where it is not built): sockets named by
+ * BPF programs in the sending or connecting process's context.  Open
+ * before priv_drop(); on failure why says what refused, and sockd goes
+ * on without it.  netns: the namespace to report (NULL: our own).
+ */
+int	 ebpf_open(const char *netns, char *why, size_t len);
+int	 ebpf_fd(void);			/* -1: none */
+/* Hands every record waiting to cb; never blocks. */
+int	 ebpf_events(sock_cb, void *);
 
 /* table.c: the sockets sockd knows */
 void	 table_init(int);
@@ -132,6 +148,8 @@ void	 table_init(int);
 void	 table_dump(int snapshot);
 /* A close event from the backend. */
 void	 table_destroy(struct sock_rec *);
+/* A socket and its owner, from the eBPF backend. */
+void	 table_ebpf(struct sock_rec *);
 /* Answer a look-up into ans. */
 void	 table_lookup(const struct lookup_rec *, struct answer_rec *);
 /* Emit a snapshot of every socket known. */

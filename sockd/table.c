@@ -36,6 +36,8 @@ static size_t		 closed_next, closed_n;
 
 static const struct sock_rec *closed_find(const struct lookup_rec *,
 		    uint64_t);
+static struct sock_rec *closed_cookie(uint64_t);
+static void	 copy_owner(struct sock_rec *, const struct sock_rec *);
 
 /* new sockets of the dump in progress */
 static struct sock_ent	**fresh;
@@ -282,6 +284,44 @@ table_destroy(struct sock_rec *r)
 	closed_add(r);
 }
 
+/*
+ * A socket the eBPF backend saw send or connect, with its owner.  New:
+ * an open event.  Known without an owner (a dump that could not name
+ * it): the owner is added.  Already closed without one (its destroy
+ * event came first): the closed record learns it, so that look-ups
+ * find it, and the open event still goes out.
+ */
+void
+table_ebpf(struct sock_rec *r)
+{
+	struct sock_ent	*e;
+	struct sock_rec	*c;
+
+	if ((e = hmap_get(&socks, r->cookie)) != NULL) {
+		if (e->rec.pid == -1) {
+			copy_owner(&e->rec, r);
+			if (e->rec.inode == 0)
+				e->rec.inode = r->inode;
+			listen_note(&e->rec);
+		}
+		return;
+	}
+	if ((c = closed_cookie(r->cookie)) != NULL) {
+		if (c->pid != -1)
+			return;
+		copy_owner(c, r);
+		c->uid = r->uid;
+	}
+	stats.ebpf_opens++;
+	stats.opens++;
+	emit_sock(r);
+	if (c != NULL)
+		return;
+	sock_new(r);
+	listen_note(r);
+	stats.sockets = socks.n;
+}
+
 static int
 addr_eq(const uint8_t *a, const uint8_t *b, int ipver)
 {
@@ -323,6 +363,20 @@ closed_find(const struct lookup_rec *q, uint64_t cookie)
 		if (cookie != 0 ? r->cookie == cookie :
 		    (r->pid != -1 && rec_matches(r, q)))
 			return r;
+	}
+	return NULL;
+}
+
+/* The newest closed record of a socket, to be updated, or NULL. */
+static struct sock_rec *
+closed_cookie(uint64_t cookie)
+{
+	size_t	i, k;
+
+	for (i = 0; i < closed_n; i++) {
+		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
+		if (closed[k].cookie == cookie)
+			return &closed[k];
 	}
 	return NULL;
 }

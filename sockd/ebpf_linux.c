@@ -1,0 +1,252 @@
+/*
+ * ebpf_linux.c: sockd's eBPF backend, Linux only, optional.  Loads the
+ * programs of ebpf.bpf.c (embedded in sockd at build time) on the
+ * fentry hooks of udp_sendmsg, udpv6_sendmsg and tcp_connect, which
+ * run in the context of the process that sends or connects: they name
+ * the owner of sockets that close before a dump or a look-up can reach
+ * them, and before /proc could tell.  Loading needs CAP_BPF and
+ * CAP_PERFMON (or CAP_SYS_ADMIN) and is done before priv_drop();
+ * afterwards sockd keeps only the ring buffer, mapped in its memory and
+ * read without a system call (its fd is polled).
+ *
+ * Anything that refuses (the kernel, the privileges, a missing hook)
+ * makes ebpf_open() fail with a reason; sockd logs it once and goes on
+ * with sock_diag and the proc connector.
+ *
+ * Trusts: the ring buffer's records (written by our own programs; still
+ * size-checked).
+ */
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sockd.h"
+#include "ebpf_event.h"
+#include "sockd_bpf.h"		/* generated: sockd_bpf_obj[] */
+
+static struct bpf_object	*obj;
+static struct ring_buffer	*rb;
+static int			 rb_fd = -1;
+static sock_cb			 ev_cb;
+static void			*ev_arg;
+static char			 last_msg[256];
+
+/* libbpf's own messages: kept (the last warning gives the reason). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static int
+ebpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char	buf[256];
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (buf[0] != '\0')
+		snprintf(last_msg, sizeof(last_msg), "%s", buf);
+	log_debug("ebpf: libbpf: %s", buf);
+	return 0;
+}
+#pragma GCC diagnostic pop
+
+static void
+fail(char *why, size_t len, const char *what, int e)
+{
+	const char	*hint = "";
+
+	if (e == EPERM || e == EACCES)
+		hint = " (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)";
+	snprintf(why, len, "%s: %s%s", what, strerror(e), hint);
+}
+
+/* An IPv4-mapped IPv6 address: reported as IPv4, as the packets are. */
+static int
+v4mapped(const uint8_t *a)
+{
+	static const uint8_t	pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
+
+	return memcmp(a, pfx, sizeof(pfx)) == 0;
+}
+
+/*
+ * The first datagram's addresses: an unconnected socket stores no peer,
+ * and an unbound one no local address.
+ */
+static void
+from_packet(const struct ebpf_event *e, struct sock_rec *r)
+{
+	size_t	alen = e->pkt_ver == 4 ? 4 : 16;
+
+	memset(r->laddr, 0, sizeof(r->laddr));
+	memset(r->raddr, 0, sizeof(r->raddr));
+	r->ipver = e->pkt_ver;
+	memcpy(r->laddr, e->pkt_src, alen);
+	memcpy(r->raddr, e->pkt_dst, alen);
+	r->lport = ntohs(e->pkt_sport);
+	r->rport = ntohs(e->pkt_dport);
+}
+
+static void
+event_to_rec(const struct ebpf_event *e, struct sock_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ts_us = now_us();
+	r->inode = e->inode;
+	r->cookie = e->cookie;
+	r->uid = e->uid;
+	r->pid = (int32_t)e->tgid;
+	r->event = SOCK_OPEN;
+	r->source = SRC_EBPF;
+	r->lport = e->lport;
+	if (e->hook == EBPF_HOOK_TCP) {
+		r->proto = IPPROTO_TCP;
+		r->state = 2;		/* SYN_SENT */
+	} else
+		r->proto = IPPROTO_UDP;
+	if (e->family != AF_INET6) {
+		r->ipver = 4;
+		memcpy(r->laddr, &e->saddr4, 4);
+		memcpy(r->raddr, &e->daddr4, 4);
+	} else if (e->dport != 0 && !v4mapped(e->daddr6)) {
+		r->ipver = 6;
+		memcpy(r->laddr, e->saddr6, 16);
+		memcpy(r->raddr, e->daddr6, 16);
+	} else {
+		r->ipver = 4;
+		memcpy(r->raddr, e->daddr6 + 12, 4);
+	}
+	r->rport = ntohs(e->dport);
+	/* Local address of an IPv6 socket: as its peer's family. */
+	if (e->family == AF_INET6) {
+		memset(r->laddr, 0, sizeof(r->laddr));
+		if (r->ipver == 6)
+			memcpy(r->laddr, e->saddr6, 16);
+		else if (v4mapped(e->saddr6))
+			memcpy(r->laddr, e->saddr6 + 12, 4);
+	}
+	if (e->pkt_ver == 4 || e->pkt_ver == 6)
+		from_packet(e, r);
+	memcpy(r->comm, e->comm, sizeof(e->comm) < sizeof(r->comm) ?
+	    sizeof(e->comm) : sizeof(r->comm));
+	r->comm[sizeof(r->comm) - 1] = '\0';
+	owner_exe(r);
+}
+
+static int
+on_event(void *ctx, void *data, size_t size)
+{
+	struct ebpf_event	e;
+	struct sock_rec		r;
+
+	(void)ctx;
+	if (size < sizeof(e)) {
+		log_warnx("ebpf: short record (%zu bytes)", size);
+		return 0;
+	}
+	memcpy(&e, data, sizeof(e));
+	event_to_rec(&e, &r);
+	stats.ebpf_events++;
+	ev_cb(ev_arg, &r);
+	return 0;
+}
+
+int
+ebpf_open(const char *netns, char *why, size_t len)
+{
+	struct bpf_program	*prog;
+	struct bpf_map		*m;
+	struct stat		 st;
+	uint32_t		 k = 0, ino;
+	int			 attached = 0, e;
+
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sockd");
+
+	libbpf_set_print(ebpf_print);
+	if (stat(netns != NULL ? netns : "/proc/self/ns/net", &st) == -1) {
+		fail(why, len, "network namespace", errno);
+		return -1;
+	}
+	ino = (uint32_t)st.st_ino;
+	if ((obj = bpf_object__open_mem(sockd_bpf_obj, sizeof(sockd_bpf_obj),
+	    &oo)) == NULL) {
+		fail(why, len, "open", errno);
+		return -1;
+	}
+	if (bpf_object__load(obj) != 0) {
+		e = errno;
+		snprintf(why, len, "load: %s%s%s", strerror(e),
+		    last_msg[0] ? ": " : "", last_msg);
+		if (e == EPERM || e == EACCES)
+			fail(why, len, "load", e);
+		goto bad;
+	}
+	if ((m = bpf_object__find_map_by_name(obj, "conf")) == NULL ||
+	    bpf_map_update_elem(bpf_map__fd(m), &k, &ino, BPF_ANY) != 0) {
+		fail(why, len, "conf map", errno);
+		goto bad;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		if (bpf_program__attach(prog) == NULL) {
+			log_warnx("ebpf: cannot attach %s: %s",
+			    bpf_program__name(prog), strerror(errno));
+			continue;
+		}
+		attached++;
+	}
+	if (attached == 0) {
+		snprintf(why, len, "attach: no hook accepted%s%s",
+		    last_msg[0] ? ": " : "", last_msg);
+		goto bad;
+	}
+	if ((m = bpf_object__find_map_by_name(obj, "events")) == NULL ||
+	    (rb = ring_buffer__new(bpf_map__fd(m), on_event, NULL,
+	    NULL)) == NULL) {
+		fail(why, len, "ring buffer", errno);
+		goto bad;
+	}
+	rb_fd = bpf_map__fd(m);
+	log_debug("ebpf: %d hooks, namespace %u", attached, ino);
+	return 0;
+bad:
+	/* Closing the object detaches whatever did attach. */
+	bpf_object__close(obj);
+	obj = NULL;
+	return -1;
+}
+
+int
+ebpf_fd(void)
+{
+	return rb_fd;
+}
+
+/* Everything in the ring buffer now; no system call. */
+int
+ebpf_events(sock_cb cb, void *arg)
+{
+	int	n;
+
+	if (rb == NULL)
+		return 0;
+	ev_cb = cb;
+	ev_arg = arg;
+	if ((n = ring_buffer__consume(rb)) < 0) {
+		errno = -n;
+		return -1;
+	}
+	return n;
+}
