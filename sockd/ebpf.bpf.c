@@ -100,6 +100,26 @@ struct sk_buff {
 	__u16		transport_header;
 } __attribute__((preserve_access_index));
 
+struct task_struct {
+	struct task_struct	*group_leader;
+	char			 comm[16];
+} __attribute__((preserve_access_index));
+
+/*
+ * The process's name, not the thread's: a program that sends from a
+ * worker thread (dig's "isc-net-0000") is still the program /proc
+ * names.  Falls back to the thread's name if the leader cannot be read.
+ */
+static __always_inline void
+process_comm(char *dst)
+{
+	struct task_struct	*t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct	*leader = BPF_CORE_READ(t, group_leader);
+
+	if (leader == 0 || bpf_core_read_str(dst, 16, &leader->comm) <= 1)
+		bpf_get_current_comm(dst, 16);
+}
+
 /* The first datagram of a socket, or the owner of a connecting one. */
 struct pending {
 	__u32	tgid;
@@ -274,7 +294,7 @@ int BPF_PROG(sockd_send, struct sock *sk, int ret, int flags)
 	id = bpf_get_current_pid_tgid();
 	e->tgid = (__u32)(id >> 32);
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	process_comm(e->comm);
 	fill_sock(e, sk);
 	/*
 	 * Only this socket's own datagram: an entry left by a datagram
@@ -311,7 +331,7 @@ int BPF_PROG(sockd_tcp_state, struct sock *sk, int oldstate, int newstate)
 		id = bpf_get_current_pid_tgid();
 		p.tgid = (__u32)(id >> 32);
 		p.uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(p.comm, sizeof(p.comm));
+		process_comm(p.comm);
 		bpf_map_update_elem(&pending, &key, &p, BPF_ANY);
 		return 0;
 	}
