@@ -163,10 +163,10 @@ fuzz: deps $(addprefix $(FUZZ_O)/,$(FUZZERS))
 	@FUZZ_O=$(FUZZ_O) FUZZ_SECONDS=$(FUZZ_SECONDS) \
 	    sh tests/fuzz/run.sh $(FUZZERS)
 
-# The ground-truth lab's checks, kept out of `make check` while labelling
-# is short of its 99% bound (docs/RESULTS.md).
+# The ground-truth lab's checks alone (they are part of `make check` too).
 lab: deps tests
-	@O=$(O) sh tests/run.sh tests/lab/short.sh tests/lab/live_label.sh
+	@O=$(O) sh tests/run.sh tests/integration/lab_short.sh \
+	    tests/integration/flowd_live_label.sh
 
 bench: deps all
 	@O=$(O) sh tests/bench/run.sh

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/lab/live_label.sh: issue 5's live labelling, shown
+# tests/integration/flowd_live_label.sh: issue 5's live labelling, shown
 # on replay.  In the lab of tests/lab/lab.sh (198.18.4.0/24, fd00:4::/64,
 # answers 20 ms late), a live flowd reads capd and sockd over socket
 # pairs while capd -w and sockd -w record their streams, so that sockd's

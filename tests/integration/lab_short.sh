@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/lab/short.sh: the ground-truth lab's short run (issue
+# tests/integration/lab_short.sh: the ground-truth lab's short run (issue
 # 9), in `make check`.  The whole VBS client under vbsd in one network
 # namespace; real servers answering 20 ms late in another (tests/lab/
 # lab.sh, 198.18.4.0/24 and fd00:4::/64); a few hundred flows of real
