@@ -36,7 +36,7 @@
 
 #define LIVE_TICK_MS	250
 #define LIVE_LAG_US	1000000ULL	/* timers trail the clock by this */
-#define APPS_EVERY_US	60000000ULL
+#define APPS_EVERY_US	5000000ULL	/* vbsctl top refreshes every 2 s */
 #define WIN_US		100000ULL	/* a window waits at most this */
 #define WIN_BYTES	(1U << 20)	/* and holds at most this */
 #define DRAIN_US	1000000ULL	/* at SIGTERM, read on this long */
