@@ -9,6 +9,8 @@
  *
  * Unlabelled flows count under "-".  The table is bounded: past
  * APPS_MAX rows a new application is counted under "(other)".
+ * Beside it, stats.tsv holds every counter (counter, value) for
+ * `vbsctl stats`.
  */
 
 #include <sys/types.h>
@@ -86,25 +88,43 @@ row_cmp(const void *a, const void *b)
 	return strcmp(x->app, y->app);
 }
 
-/* Rewrite apps.tsv: a temporary file renamed over the old one. */
-void
-appstats_write(struct flowd *fd)
+/*
+ * Replace WORK_DIR/name whole: a temporary file renamed over the old
+ * one, so a reader sees the old or the new table.  These are views for
+ * vbsctl, rebuilt every few seconds: no fsync.
+ */
+static void
+view_write(struct flowd *fd, const char *name,
+    void (*fill)(struct flowd *, FILE *))
 {
-	struct appstats *as = fd->apps;
-	char path[1024], tmp[1100], day[16];
-	struct tm tm;
-	time_t t;
+	char path[1024], tmp[1100];
 	FILE *fp;
-	size_t i;
 
-	if (as == NULL)
-		return;
-	snprintf(path, sizeof(path), "%s/apps.tsv", fd->conf.work_dir);
+	snprintf(path, sizeof(path), "%s/%s", fd->conf.work_dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((fp = fopen(tmp, "w")) == NULL) {
 		log_warn("%s", tmp);
 		return;
 	}
+	fill(fd, fp);
+	if (fclose(fp) != 0) {
+		log_warn("%s", tmp);
+		unlink(tmp);
+		return;
+	}
+	if (rename(tmp, path) == -1)
+		log_warn("rename %s", tmp);
+}
+
+static void
+apps_fill(struct flowd *fd, FILE *fp)
+{
+	struct appstats *as = fd->apps;
+	char day[16];
+	struct tm tm;
+	time_t t;
+	size_t i;
+
 	qsort(as->rows, as->n, sizeof(as->rows[0]), row_cmp);
 	fprintf(fp, "# day\tapp\tflows\tpackets\tbytes_out\tbytes_in\n");
 	for (i = 0; i < as->n; i++) {
@@ -116,15 +136,36 @@ appstats_write(struct flowd *fd)
 		    as->rows[i].packets, as->rows[i].bytes_out,
 		    as->rows[i].bytes_in);
 	}
-	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-		log_warn("%s", tmp);
-		fclose(fp);
-		unlink(tmp);
-		return;
-	}
-	fclose(fp);
-	if (rename(tmp, path) == -1)
-		log_warn("rename %s", tmp);
+}
+
+/* apps.tsv: traffic by day and application, for vbsctl top. */
+void
+appstats_write(struct flowd *fd)
+{
+	if (fd->apps != NULL)
+		view_write(fd, "apps.tsv", apps_fill);
+}
+
+static void
+stat_line(void *fp, const char *key, uint64_t v)
+{
+	fprintf(fp, "%s\t%" PRIu64 "\n", key, v);
+}
+
+static void
+stats_fill(struct flowd *fd, FILE *fp)
+{
+	fprintf(fp, "# counter\tvalue (flowd's, and capd's and sockd's "
+	    "latest)\n");
+	stat_line(fp, "time_us", now_us());
+	counters_each(fd, stat_line, fp);
+}
+
+/* stats.tsv: every counter, for vbsctl stats. */
+void
+stats_write(struct flowd *fd)
+{
+	view_write(fd, "stats.tsv", stats_fill);
 }
 
 void

@@ -254,25 +254,52 @@ meta_u64(sqlite3 *db, const char *key, uint64_t v)
 	meta_put(db, key, buf);
 }
 
-static void
-meta_stats(sqlite3 *db, const char *prefix, const struct stats_rec *s)
+/*
+ * Every counter flowd keeps, its own and the producers' latest, by name:
+ * the batch meta and WORK_DIR/stats.tsv (vbsctl stats) list the same.
+ */
+void
+counters_each(struct flowd *fd, void (*put)(void *, const char *, uint64_t),
+    void *arg)
 {
+	const struct flowd_counters *c = &fd->cnt;
+	const struct stats_rec *src[2] = { &fd->capd_stats, &fd->sockd_stats };
+	const char *prefix[2] = { "capd", "sockd" };
 	char key[VBS_NAME_MAX + 16];
-	uint32_t i;
+	uint32_t i, k;
 
-	for (i = 0; i < s->ncounters && i < VBS_MAX_COUNTERS; i++) {
-		snprintf(key, sizeof(key), "%s_%.*s", prefix,
-		    VBS_NAME_MAX - 1, s->counters[i].name);
-		meta_u64(db, key, s->counters[i].value);
-	}
+	put(arg, "flowd_packets", c->packets);
+	put(arg, "flowd_flows", c->flows);
+	put(arg, "flowd_flows_ended", c->flows_ended);
+	put(arg, "flowd_flows_labelled", c->flows_labelled);
+	put(arg, "flowd_flows_evicted", c->flows_evicted);
+	put(arg, "flowd_excluded_flows", c->excluded_flows);
+	put(arg, "flowd_excluded_packets", c->excluded_packets);
+	put(arg, "flowd_lookups", c->lookups);
+	put(arg, "flowd_answers", c->answers);
+	put(arg, "flowd_sock_events", c->sock_events);
+	put(arg, "flowd_bad_records", c->bad_records);
+	put(arg, "flowd_lost_batches", c->lost_batches);
+	put(arg, "flowd_recovered_batches", c->recovered_batches);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < src[k]->ncounters && i < VBS_MAX_COUNTERS;
+		    i++) {
+			snprintf(key, sizeof(key), "%s_%.*s", prefix[k],
+			    VBS_NAME_MAX - 1, src[k]->counters[i].name);
+			put(arg, key, src[k]->counters[i].value);
+		}
+}
+
+static void
+meta_put_u64(void *db, const char *key, uint64_t v)
+{
+	meta_u64(db, key, v);
 }
 
 /* Facts common to a normal and a recovered batch. */
 static void
 meta_common(struct flowd *fd, sqlite3 *db, const char *id)
 {
-	const struct flowd_counters *c = &fd->cnt;
-
 	meta_put(db, "batch_id", id);
 	meta_put(db, "client_id", fd->conf.client_id != NULL ?
 	    fd->conf.client_id : "");
@@ -281,21 +308,7 @@ meta_common(struct flowd *fd, sqlite3 *db, const char *id)
 	meta_put(db, "software", "vbs-flowd " VBS_VERSION);
 	meta_put(db, "privacy", privacy_name(fd->conf.privacy));
 	meta_put(db, "mode", fd->conf.replay ? "replay" : "live");
-	meta_u64(db, "flowd_packets", c->packets);
-	meta_u64(db, "flowd_flows", c->flows);
-	meta_u64(db, "flowd_flows_ended", c->flows_ended);
-	meta_u64(db, "flowd_flows_labelled", c->flows_labelled);
-	meta_u64(db, "flowd_flows_evicted", c->flows_evicted);
-	meta_u64(db, "flowd_excluded_flows", c->excluded_flows);
-	meta_u64(db, "flowd_excluded_packets", c->excluded_packets);
-	meta_u64(db, "flowd_lookups", c->lookups);
-	meta_u64(db, "flowd_answers", c->answers);
-	meta_u64(db, "flowd_sock_events", c->sock_events);
-	meta_u64(db, "flowd_bad_records", c->bad_records);
-	meta_u64(db, "flowd_lost_batches", c->lost_batches);
-	meta_u64(db, "flowd_recovered_batches", c->recovered_batches);
-	meta_stats(db, "capd", &fd->capd_stats);
-	meta_stats(db, "sockd", &fd->sockd_stats);
+	counters_each(fd, meta_put_u64, db);
 }
 
 static void

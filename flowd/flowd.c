@@ -155,22 +155,6 @@ open_input(const char *spec, const char *what, uid_t want)
 	return s;
 }
 
-/*
- * Tell the master that flowd is set up: one line on the inherited
- * descriptor, which is then closed (s6's readiness notification).
- */
-static void
-notify_ready(int fd)
-{
-	static const char line[] = "ready\n";
-
-	if (fd == -1)
-		return;
-	if (write(fd, line, sizeof(line) - 1) != (ssize_t)sizeof(line) - 1)
-		log_warn("readiness descriptor %d", fd);
-	close(fd);
-}
-
 static uid_t
 user_uid(const char *user)
 {
@@ -325,7 +309,7 @@ main(int argc, char *argv[])
 		c->run = 0x400000 | (uint32_t)(c->replay_hash & 0x3fffff);
 		if (batch_open(&fd, errbuf, sizeof(errbuf)) == -1)
 			errx(EXIT_SYSTEM, "%s", errbuf);
-		notify_ready(readyfd);
+		ready_notify(readyfd);
 		rc = input_replay(&fd, inputs, ninputs);
 	} else {
 		const char *user = conf_str(conf, "vbsd", "user");
@@ -353,11 +337,13 @@ main(int argc, char *argv[])
 		sandbox_enter(&ss);
 		log_info("running: outbox %s, privacy %s, run %" PRIu32,
 		    c->outbox, privacy_name(c->privacy), c->run);
-		notify_ready(readyfd);
+		ready_notify(readyfd);
 		rc = input_live(&fd, capfd, sockfd);
 	}
 	batch_finish(&fd);
 	appstats_write(&fd);
+	if (!fd.conf.replay)
+		stats_write(&fd);
 	log_info("%" PRIu64 " packets, %" PRIu64 " flows (%" PRIu64
 	    " labelled), %" PRIu64 " batches", fd.cnt.packets, fd.cnt.flows,
 	    fd.cnt.flows_labelled, batch_count(&fd));

@@ -232,6 +232,8 @@ int	 label_is_self(const struct flow *);
 
 /* batch.c */
 int	 batch_open(struct flowd *, char *, size_t);
+void	 counters_each(struct flowd *,
+	    void (*)(void *, const char *, uint64_t), void *);
 void	 batch_packet(struct flowd *, struct flow *, const struct pkt_rec *,
 	    int, uint64_t);
 void	 batch_flow_end(struct flowd *, struct flow *);
@@ -260,6 +262,7 @@ void	 input_hello_load(struct flowd *);
 void	 input_hello_save(struct flowd *, const struct vbs_rec *, int);
 void	 appstats_flow(struct flowd *, const struct flow *);
 void	 appstats_write(struct flowd *);
+void	 stats_write(struct flowd *);
 void	 appstats_free(struct flowd *);
 
 /* live.c */

@@ -419,6 +419,7 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 		lookup_flush(&ll);
 		if (now >= last_apps + APPS_EVERY_US) {
 			appstats_write(fd);
+			stats_write(fd);
 			last_apps = now;
 		}
 	}

@@ -2,7 +2,7 @@
 # service files.
 
 PROGRAMS += vbsctl
-vbsctl_SRCS = init/vbsctl.c init/top.c init/enroll.c
+vbsctl_SRCS = init/vbsctl.c init/top.c init/stats.c init/enroll.c
 vbsctl_PKGS = libcurl
 
 PROGRAMS += vbsd

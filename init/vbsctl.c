@@ -34,7 +34,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: vbsctl [-j] [-f config] [-s socket] command [args]\n"
 	    "commands: status, start STAGE, stop STAGE, restart STAGE,\n"
-	    "          reload, shutdown, top [-i secs] [-n count],\n"
+	    "          reload, shutdown, stats, top [-i secs] [-n count],\n"
 	    "          enroll URL TOKEN, dump RECORDING ...\n");
 	exit(EXIT_USAGE);
 }
@@ -360,12 +360,14 @@ main(int argc, char **argv)
 		usage();
 	if (strcmp(argv[0], "dump") == 0)
 		return cmd_dump(argc - 1, argv + 1);
-	if (strcmp(argv[0], "top") == 0) {
+	if (strcmp(argv[0], "top") == 0 || strcmp(argv[0], "stats") == 0) {
 		struct vbs_conf	*conf;
 		char		 ebuf[512];
 
 		if ((conf = conf_load(conf_path, ebuf, sizeof(ebuf))) == NULL)
 			errx(EXIT_CONFIG, "%s", ebuf);
+		if (argv[0][0] == 's')
+			return cmd_stats(conf, json_out, argc, argv);
 		return cmd_top(conf, argc, argv);
 	}
 	if (strcmp(argv[0], "enroll") == 0)

@@ -80,6 +80,9 @@ void	 control_input(struct vbsd *, int);
 /* enroll.c (vbsctl) */
 int	 cmd_enroll(int, char **);
 
+/* stats.c (vbsctl) */
+int	 cmd_stats(struct vbs_conf *, int, int, char **);
+
 /* top.c (vbsctl) */
 int	 cmd_top(struct vbs_conf *, int, char **);
 

@@ -79,24 +79,41 @@ lost_read(struct outbox *ob)
 	}
 }
 
+/*
+ * Replace a small file of the outbox whole (a temporary file renamed
+ * over it), so a reader sees the old or the new text.  durable: fsync
+ * the file and the directory, for counts that must survive a crash.
+ */
+void
+outbox_put_file(struct outbox *ob, const char *name, const char *text,
+    int durable)
+{
+	char	 tmp[64];
+	size_t	 n = strlen(text);
+	int	 fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(ob->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644);
+	if (fd == -1 || write(fd, text, n) != (ssize_t)n ||
+	    (durable && fsync(fd) == -1) || close(fd) == -1 ||
+	    renameat(ob->dirfd, tmp, ob->dirfd, name) == -1) {
+		log_warn("outbox: cannot write %s/%s", ob->dir, name);
+		return;
+	}
+	if (durable)
+		(void)fsync(ob->dirfd);
+}
+
 /* Replace .lost whole, so a reader sees the old or the new counters. */
 static void
 lost_write(struct outbox *ob)
 {
 	char	 buf[128];
-	int	 fd, n;
 
-	n = snprintf(buf, sizeof(buf), "lost_batches %" PRIu64
+	snprintf(buf, sizeof(buf), "lost_batches %" PRIu64
 	    "\nlost_bytes %" PRIu64 "\n", ob->lost_batches, ob->lost_bytes);
-	fd = openat(ob->dirfd, LOST_FILE ".tmp",
-	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || write(fd, buf, (size_t)n) != n || fsync(fd) == -1 ||
-	    close(fd) == -1 ||
-	    renameat(ob->dirfd, LOST_FILE ".tmp", ob->dirfd, LOST_FILE) == -1) {
-		log_warn("outbox: cannot write %s/%s", ob->dir, LOST_FILE);
-		return;
-	}
-	(void)fsync(ob->dirfd);
+	outbox_put_file(ob, LOST_FILE, buf, 1);
 }
 
 int

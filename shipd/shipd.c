@@ -103,6 +103,21 @@ struct shipd {
 	uint64_t		 sent, sent_bytes, rejected;
 };
 
+/* outbox/.status: what vbsctl stats shows of the last upload. */
+static void
+status_write(struct shipd *s, const char *id, uint64_t status,
+    const char *what)
+{
+	char	buf[1024];
+
+	snprintf(buf, sizeof(buf), "time_us\t%" PRIu64 "\nbatch\t%s\n"
+	    "http_status\t%" PRIu64 "\nresult\t%.300s\nuploaded\t%" PRIu64
+	    "\nuploaded_bytes\t%" PRIu64 "\nrefused\t%" PRIu64
+	    "\nfailures_in_row\t%u\n", now_us(), id, status, what, s->sent,
+	    s->sent_bytes, s->rejected, s->fails);
+	outbox_put_file(&s->ob, STATUS_FILE, buf, 0);
+}
+
 /*
  * Upload every waiting batch, oldest first, until one fails.  Returns
  * the number of batches still waiting.
@@ -134,6 +149,7 @@ ship_pass(struct shipd *s)
 			log_warnx("%s", err);
 			continue;
 		}
+		status = 0;
 		r = upload_batch(s->up, e->id, buf, len, &ra, &status, err,
 		    sizeof(err));
 		free(buf);
@@ -181,6 +197,7 @@ ship_pass(struct shipd *s)
 			left++;
 			break;
 		}
+		status_write(s, e->id, status, r == UP_OK ? "stored" : err);
 	}
 	return left;
 }

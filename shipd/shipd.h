@@ -19,6 +19,7 @@
 #define BATCH_ID_MAX	160		/* as ingestd accepts */
 #define LOST_FILE	".lost"		/* loss counters, read by flowd */
 #define FULL_FILE	".full"		/* over the bound, policy stop */
+#define STATUS_FILE	".status"	/* the last upload, for vbsctl stats */
 #define REJECT_DIR	".rejected"	/* batches the server refused */
 #define CLIENT_ID_MAX	64
 #define SECRET_MAX	128
@@ -76,6 +77,7 @@ enum up_result {
 };
 
 /* outbox.c */
+void	 outbox_put_file(struct outbox *, const char *, const char *, int);
 int	 outbox_open(struct outbox *, const char *, char *, size_t);
 int	 outbox_scan(struct outbox *);
 void	 outbox_enforce(struct outbox *, const struct shipd_conf *);
