@@ -296,6 +296,29 @@ meta_put_u64(void *db, const char *key, uint64_t v)
 	meta_u64(db, key, v);
 }
 
+/*
+ * What shipd dropped at the outbox's disk bound (OUTBOX/.lost, see
+ * shipd.8): counted in the next batch, so the server learns of it.
+ */
+static void
+meta_shipd_lost(struct flowd *fd, sqlite3 *db)
+{
+	char			 path[PATH_MAX], line[128];
+	unsigned long long	 v;
+	FILE			*fp;
+
+	snprintf(path, sizeof(path), "%s/.lost", fd->conf.outbox);
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "lost_batches %llu", &v) == 1)
+			meta_u64(db, "shipd_lost_batches", v);
+		else if (sscanf(line, "lost_bytes %llu", &v) == 1)
+			meta_u64(db, "shipd_lost_bytes", v);
+	}
+	fclose(fp);
+}
+
 /* Facts common to a normal and a recovered batch. */
 static void
 meta_common(struct flowd *fd, sqlite3 *db, const char *id)
@@ -309,6 +332,8 @@ meta_common(struct flowd *fd, sqlite3 *db, const char *id)
 	meta_put(db, "privacy", privacy_name(fd->conf.privacy));
 	meta_put(db, "mode", fd->conf.replay ? "replay" : "live");
 	counters_each(fd, meta_put_u64, db);
+	if (!fd->conf.replay)
+		meta_shipd_lost(fd, db);
 }
 
 static void

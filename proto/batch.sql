@@ -14,7 +14,11 @@ PRAGMA user_version = 1;
 -- counters (flowd_packets, flowd_flows, flowd_flows_evicted,
 -- flowd_excluded_flows, flowd_lookups, flowd_lost_batches, ...), and the
 -- producers' last counters as capd_NAME and sockd_NAME (capd_received,
--- capd_kernel_drops, capd_buffer_drops, capd_malformed, ...).
+-- capd_emitted, capd_not_ip, one capd_REASON per kind of undecodable
+-- packet, capd_kernel_dropped, capd_interface_dropped,
+-- capd_queue_dropped_records, sockd_dropped_records, ...), and in live
+-- mode what shipd dropped at the outbox's disk bound (shipd_lost_batches,
+-- shipd_lost_bytes; shipd.8).
 CREATE TABLE meta (
 	key		TEXT PRIMARY KEY NOT NULL,
 	value		TEXT NOT NULL

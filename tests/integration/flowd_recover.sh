@@ -82,6 +82,8 @@ while True:
 PY
 
 mkdir -p "$t/outbox" "$t/work"
+# What shipd would have dropped at the disk bound (shipd.8: .lost).
+printf 'lost_batches 3\nlost_bytes 4096\n' >"$t/outbox/.lost"
 cat >"$t/vbs.conf" <<EOF
 [flowd]
 outbox = $t/outbox
@@ -189,3 +191,6 @@ dups=$(q "SELECT flow_id || ' ' || seq FROM packets" | sort | uniq -d |
 equal "flowd recover: no packet twice across batches" "$dups" 0
 pk=$(q "SELECT count(*) FROM packets" | awk '{ s += $1 } END { print s }')
 diag "$(ls "$t/outbox" | wc -l) batches ($recovered recovered), $pk packets"
+lost=$(q "SELECT value FROM meta WHERE key = 'shipd_lost_batches'" |
+    sort -u | tr '\n' ' ')
+equal "flowd recover: every batch counts shipd's losses (.lost)" "$lost" "3 "
