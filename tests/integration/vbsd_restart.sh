@@ -1,10 +1,11 @@
 #!/bin/sh
 # tests/integration/vbsd_restart.sh: vbsd keeps the client running and
 # loses nothing.  In a network namespace the test makes (198.18.5.0/24),
-# vbsd runs flowd, sockd and capd on a veth while ping sends steady real
-# traffic to the other namespace.  flowd is restarted with vbsctl 10
-# times and killed with SIGKILL 10 times; then sockd and capd are killed
-# 10 times each.  Every time the stage comes back, and `vbsctl status`
+# vbsd runs flowd, sockd, capd and shipd on a veth while ping sends
+# steady real traffic to the other namespace (shipd's server does not
+# answer: batches stay in the outbox to be counted).  flowd is restarted
+# with vbsctl 10 times and killed with SIGKILL 10 times; then sockd, capd
+# and shipd are killed 10 times each.  Every time the stage comes back, and `vbsctl status`
 # names the pid that really runs.  Because vbsd holds both ends of the
 # sockets, flowd's restarts lose nothing: every ICMP packet tcpdump saw
 # while capd ran is in the batches, or counted as dropped by capd.  A
@@ -34,13 +35,18 @@ cleanup() {
 trap cleanup EXIT INT TERM
 ns_pair "$A" "$B" "$VA" "$VB" 198.18.5 fd00:5 ||
 	{ not_ok "vbsd restart: namespaces"; exit 1; }
+. "$TOP/tests/lib_tls.sh"
+tls_make "$t/tls" || { not_ok "vbsd restart: test CA"; exit 1; }
+printf 'client_id = vbsdtest\nsecret = %s\n' \
+    "$(head -c 32 /dev/urandom | base64 | tr -d '=+/')xxxxxxxxxxxx" >"$t/cred"
+chown vbs "$t/cred" && chmod 600 "$t/cred"
 
 cat >"$t/vbs.conf" <<CONF
 [vbsd]
 runtime_dir = $t/run
 data_dir = $t/data
 control_socket = $t/run/vbsd.sock
-stages = flowd sockd capd
+stages = flowd sockd capd shipd
 restart_min = 1s
 restart_max = 2s
 [capd]
@@ -51,6 +57,11 @@ chroot = $t/run/empty
 outbox = $t/data/outbox
 work_dir = $t/data/work
 privacy = clear
+[shipd]
+# Nothing listens there: shipd retries, the batches stay to be counted.
+server_url = https://198.18.5.2:9
+ca_file = $t/tls/ca.crt
+credentials = $t/cred
 CONF
 CTL="$BIN/vbsctl -s $t/run/vbsd.sock"
 
@@ -64,7 +75,7 @@ pid_of() {
 }
 all_up() {
 	[ -n "$(pid_of flowd)" ] && [ -n "$(pid_of sockd)" ] &&
-	    [ -n "$(pid_of capd)" ]
+	    [ -n "$(pid_of capd)" ] && [ -n "$(pid_of shipd)" ]
 }
 wait_for 20 all_up || { not_ok "vbsd starts every stage"; cat "$t/vbsd.log"; exit 1; }
 ok "vbsd starts every stage"
@@ -158,6 +169,7 @@ pg=$!
 pids="$pg"
 cycle sockd kill ${N:-10}
 cycle capd kill ${N:-10}
+cycle shipd kill ${N:-10}
 kill -TERM "$vbsd"
 wait_for 30 sh -c "! kill -0 $vbsd 2>/dev/null"
 check "SIGTERM under traffic: vbsd exits" sh -c "! kill -0 $vbsd 2>/dev/null"
