@@ -76,3 +76,20 @@ ns_pair() {
 	ip -n "$1" link set "$3" up && ip -n "$2" link set "$4" up &&
 	ip -n "$1" link set lo up && ip -n "$2" link set lo up
 }
+
+# ns_delete NS...: end every process in each namespace (SIGTERM, then
+# SIGKILL), then delete the namespace.
+ns_delete() {
+	for _ns in "$@"; do
+		for _p in $(ip netns pids "$_ns" 2>/dev/null); do
+			kill "$_p" 2>/dev/null
+		done
+	done
+	sleep 0.2
+	for _ns in "$@"; do
+		for _p in $(ip netns pids "$_ns" 2>/dev/null); do
+			kill -9 "$_p" 2>/dev/null
+		done
+		ip netns del "$_ns" 2>/dev/null
+	done
+}

@@ -33,14 +33,7 @@ PY=/usr/bin/python3
 NS=vbs-bpf-$$
 T=$(tmpdir)
 cleanup() {
-	for pid in $(ip netns pids "$NS" 2>/dev/null); do
-		kill "$pid" 2>/dev/null
-	done
-	sleep 0.2
-	for pid in $(ip netns pids "$NS" 2>/dev/null); do
-		kill -9 "$pid" 2>/dev/null
-	done
-	ip netns del "$NS" 2>/dev/null
+	ns_delete "$NS"
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM

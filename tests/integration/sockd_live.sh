@@ -32,15 +32,8 @@ PY=/usr/bin/python3
 NS=vbs-sockd-$$
 T=$(tmpdir)
 cleanup() {
-	# Our own children only, by pid; the namespace and its processes.
-	for pid in $(ip netns pids "$NS" 2>/dev/null); do
-		kill "$pid" 2>/dev/null
-	done
-	sleep 0.2
-	for pid in $(ip netns pids "$NS" 2>/dev/null); do
-		kill -9 "$pid" 2>/dev/null
-	done
-	ip netns del "$NS" 2>/dev/null
+	# Our own children only: the namespace's processes, by pid.
+	ns_delete "$NS"
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
