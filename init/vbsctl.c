@@ -32,7 +32,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: vbsctl [-j] [-f config] [-s socket] command [args]\n"
+	    "usage: vbsctl [-j | --json] [-f config] [-s socket] command "
+	    "[args]\n"
 	    "commands: status, start STAGE, stop STAGE, restart STAGE,\n"
 	    "          reload, shutdown, stats, top [-i secs] [-n count],\n"
 	    "          enroll URL TOKEN, dump RECORDING ...\n");
@@ -337,8 +338,12 @@ cmd_control(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	int	ch;
+	int	ch, i;
 
+	/* --json is the long spelling of -j, before the command. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			argv[i] = "-j";
 	while ((ch = getopt(argc, argv, "+f:js:")) != -1) {
 		switch (ch) {
 		case 'f':
