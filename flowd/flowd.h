@@ -76,6 +76,7 @@ enum { FS_ACTIVE = 1, FS_PENDING };
 #define FF_EXCLUDED	0x0040		/* VBS's own traffic: not written */
 #define FF_EARLIER	0x0080		/* rows in earlier batches */
 #define FF_LOOKUP	0x0100		/* look-up sent */
+#define FF_WILDLABEL	0x0200		/* labelled from an unconnected UDP socket */
 
 struct flow {
 	struct flow_key		 key;

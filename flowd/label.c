@@ -283,8 +283,32 @@ apply_label(struct flowd *fd, struct flow *f, const struct sock_ent *e,
 	f->exe = e->exe != NULL ? strdup(e->exe) : NULL;
 	f->label_src = e->src;
 	f->label_us = when > f->start_us ? when : f->start_us;
+	if (e->key.proto == IPPROTO_UDP_NUM && e->key.rport == 0)
+		f->flags |= FF_WILDLABEL;
+	else
+		f->flags &= ~FF_WILDLABEL;
 	if ((f->flags & FF_UNLAB) != 0)
 		label_unlab_del(fd, f);
+}
+
+/*
+ * A UDP socket known with its peer (eBPF sees the first datagram's
+ * addresses) names its flow better than an unconnected socket that
+ * holds the same local port: ephemeral ports are reused, and a look-up
+ * by port can find the next program's socket.  Such a flow is labelled
+ * again from the exact socket.
+ */
+static void
+label_exact(struct flowd *fd, const struct sock_ent *e, uint64_t ts)
+{
+	struct flow *f;
+
+	if (e->key.proto != IPPROTO_UDP_NUM || e->key.rport == 0 ||
+	    !has_owner(e) || (f = flow_find(fd, &e->key)) == NULL ||
+	    (f->flags & FF_WILDLABEL) == 0 || !sock_matches(e, f))
+		return;
+	apply_label(fd, f, e, ts);
+	f->flags |= FF_DIRTY;
 }
 
 /* Best entry under a key for this flow: an open one, else the last closed. */
@@ -491,6 +515,7 @@ label_sock(struct flowd *fd, const struct sock_rec *s, int answer)
 			sock_fill(e, s);
 		sock_close(st, e, s->ts_us);
 		label_waiting(fd, e, s->ts_us);
+		label_exact(fd, e, s->ts_us);
 		if (k.proto == IPPROTO_TCP_NUM)
 			flow_sock_closed(fd, &k, s->ts_us);
 		return;
@@ -504,4 +529,5 @@ label_sock(struct flowd *fd, const struct sock_rec *s, int answer)
 		TAILQ_INSERT_TAIL(&st->open, e, olink);
 	}
 	label_waiting(fd, e, s->ts_us);
+	label_exact(fd, e, s->ts_us);
 }
