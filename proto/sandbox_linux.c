@@ -144,6 +144,8 @@ static const char *const asan_syscalls[] = {
 	"openat", "getdents64", "readlink", "mprotect", "kill",
 	/* LeakSanitizer's tracer on x86_64 uses the old calls. */
 	"open", "getdents",
+	/* isatty() of the report, to choose colours. */
+	"ioctl",
 	NULL
 };
 #endif

@@ -37,6 +37,8 @@
 #include "sockd_bpf.h"		/* generated: sockd_bpf_obj[] */
 
 static struct bpf_object	*obj;
+static struct bpf_link		*links[8];
+static int			 nlinks;
 static struct ring_buffer	*rb;
 static int			 rb_fd = -1;
 static sock_cb			 ev_cb;
@@ -200,11 +202,16 @@ ebpf_open(const char *netns, char *why, size_t len)
 		goto bad;
 	}
 	bpf_object__for_each_program(prog, obj) {
-		if (bpf_program__attach(prog) == NULL) {
+		struct bpf_link *l;
+
+		if (nlinks == (int)(sizeof(links) / sizeof(links[0])))
+			break;
+		if ((l = bpf_program__attach(prog)) == NULL) {
 			log_warnx("ebpf: cannot attach %s: %s",
 			    bpf_program__name(prog), strerror(errno));
 			continue;
 		}
+		links[nlinks++] = l;
 		attached++;
 	}
 	if (attached == 0) {
@@ -222,10 +229,23 @@ ebpf_open(const char *netns, char *why, size_t len)
 	log_debug("ebpf: %d hooks, namespace %u", attached, ino);
 	return 0;
 bad:
-	/* Closing the object detaches whatever did attach. */
-	bpf_object__close(obj);
-	obj = NULL;
+	ebpf_close();
 	return -1;
+}
+
+/* Detach every hook and free what libbpf holds. */
+void
+ebpf_close(void)
+{
+	if (rb != NULL)
+		ring_buffer__free(rb);
+	rb = NULL;
+	rb_fd = -1;
+	while (nlinks > 0)
+		bpf_link__destroy(links[--nlinks]);
+	if (obj != NULL)
+		bpf_object__close(obj);
+	obj = NULL;
 }
 
 int

@@ -28,3 +28,8 @@ ebpf_events(sock_cb cb, void *arg)
 	(void)arg;
 	return 0;
 }
+
+void
+ebpf_close(void)
+{
+}

@@ -427,5 +427,7 @@ main(int argc, char *argv[])
 	emit_stats();
 	emit_bye("stopped by signal");
 	emit_close();
+	ebpf_close();
+	conf_free(conf);
 	return EXIT_OK;
 }

@@ -139,6 +139,7 @@ void	 owner_exe(struct sock_rec *);
  */
 int	 ebpf_open(const char *netns, char *why, size_t len);
 int	 ebpf_fd(void);			/* -1: none */
+void	 ebpf_close(void);
 /* Hands every record waiting to cb; never blocks. */
 int	 ebpf_events(sock_cb, void *);
 
