@@ -403,6 +403,12 @@ main(int argc, char *argv[])
 		ps.user = user;
 		ps.keep_caps = backend_keep_caps();
 		priv_drop(&ps);
+		/*
+		 * stdio asks isatty() (an ioctl) the first time it buffers
+		 * a stream: choose stdout's buffering now, before seccomp.
+		 */
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		setvbuf(stdin, NULL, _IOFBF, 0);
 		if ((ss = backend_sandbox()) != NULL)
 			sandbox_enter(ss);
 	}
