@@ -357,18 +357,6 @@ privacy_addr(struct privacy *pv, uint8_t ipver, const uint8_t *a, char *buf,
 	return addr_text(pv, ipver, out, buf, len);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Read the 128-bit key: 32 hex digits (a newline may follow).  With
  * create set, a missing file gets a fresh random key, mode 0600: the
@@ -412,7 +400,7 @@ privacy_load_key(const char *path, int create, uint8_t *key, char *err,
 		return -1;
 	}
 	for (i = 0; i < PRIV_KEYLEN; i++) {
-		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+		int hi = hex_digit(buf[2 * i]), lo = hex_digit(buf[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			snprintf(err, errlen, "%s: key must be 32 hex digits",

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto.h"
 #include "receive.h"
 
 static int
@@ -74,18 +75,6 @@ http_batch_path(const char *url, const char *prefix)
 	return url + n;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 64 hex digits, either case, into 32 bytes. */
 int
 http_hex256(const char *s, uint8_t out[32])
@@ -95,8 +84,8 @@ http_hex256(const char *s, uint8_t out[32])
 	if (s == NULL || strlen(s) != 64)
 		return -1;
 	for (i = 0; i < 32; i++) {
-		if ((hi = hexval(s[2 * i])) < 0 ||
-		    (lo = hexval(s[2 * i + 1])) < 0)
+		if ((hi = hex_digit(s[2 * i])) < 0 ||
+		    (lo = hex_digit(s[2 * i + 1])) < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}

@@ -96,6 +96,7 @@ enum load_result {
 };
 
 /* validate.c */
+struct vflow *batch_find_flow(struct batch *, int64_t);
 int	 validate_batch(struct batch *, const char *, const char *, uint64_t,
 	    char *, size_t);
 void	 batch_close(struct batch *);

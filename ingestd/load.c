@@ -240,23 +240,6 @@ check_orphans(MYSQL *my, struct batch *b, unsigned long cid, char *reason,
 	return LOAD_OK;
 }
 
-static struct vflow *
-batch_flow(struct batch *b, int64_t id)
-{
-	size_t	lo = 0, hi = b->nflows;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (b->flows[mid].flow_id == id)
-			return &b->flows[mid];
-		if (b->flows[mid].flow_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 /*
  * The upsert's rule for a flow seen before: the row with the higher
  * next_seq is the later one (totals are cumulative), and at equal
@@ -305,7 +288,7 @@ load_flows(MYSQL *my, struct batch *b, unsigned long cid, unsigned long bid,
 		if (rc == SQLITE_ROW) {
 			int64_t id = sqlite3_column_int64(st, 0);
 			int ipver = sqlite3_column_int(st, 3);
-			struct vflow *f = batch_flow(b, id);
+			struct vflow *f = batch_find_flow(b, id);
 
 			if (f == NULL) {
 				snprintf(reason, rlen, "flows: flow %" PRId64

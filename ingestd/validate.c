@@ -617,8 +617,9 @@ check_flows(struct batch *b, char *reason, size_t rlen)
 	return bad ? -1 : 0;
 }
 
-static struct vflow *
-find_flow(struct batch *b, int64_t id)
+/* A flow of the batch by id: its flows are sorted by flow_id. */
+struct vflow *
+batch_find_flow(struct batch *b, int64_t id)
 {
 	size_t	lo = 0, hi = b->nflows;
 
@@ -762,7 +763,7 @@ check_packets(struct batch *b, char *reason, size_t rlen)
 		}
 		if (v[0] != cur) {
 			cur = v[0];
-			f = find_flow(b, cur);
+			f = batch_find_flow(b, cur);
 			if (f != NULL)
 				next = f->first_seq;
 			else {

@@ -320,6 +320,7 @@ int	 prefix_parse(const char *, struct local_net *);
 int	 prefix_match(const struct local_net *, uint8_t, const uint8_t *);
 void	 host_facts(struct hello_rec *, const char *);
 void	 ready_notify(int);
+int	 hex_digit(int);
 
 /* batch.c: the SQLite batch schema (proto/batch.sql, compiled in) */
 #define BATCH_SCHEMA_VERSION	1

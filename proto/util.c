@@ -139,3 +139,16 @@ ready_notify(int fd)
 		log_warn("readiness pipe");
 	close(fd);
 }
+
+/* The value of a hexadecimal digit, either case; -1 if it is none. */
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
