@@ -237,7 +237,9 @@ outbox_scan(struct outbox *ob)
 		}
 		close(rfd);
 	}
-	qsort(ob->ents, ob->n, sizeof(ob->ents[0]), ent_cmp);
+	/* An empty outbox has no array yet: qsort must not see NULL. */
+	if (ob->n > 1)
+		qsort(ob->ents, ob->n, sizeof(ob->ents[0]), ent_cmp);
 	return 0;
 }
 
