@@ -286,6 +286,7 @@ main(int argc, char *argv[])
 	int			 stats_ms, use_destroy, ready_fd = -1;
 	int			 use_ebpf;
 	long			 l;
+	static char		 outbuf[BUFSIZ];
 
 	memset(&ec, 0, sizeof(ec));
 	ec.fd = -1;
@@ -404,11 +405,13 @@ main(int argc, char *argv[])
 		ps.keep_caps = backend_keep_caps();
 		priv_drop(&ps);
 		/*
-		 * stdio asks isatty() (an ioctl) the first time it buffers
-		 * a stream: choose stdout's buffering now, before seccomp.
+		 * stdio asks isatty() (an ioctl) when it allocates a
+		 * stream's buffer, at the first write to a character
+		 * device such as /dev/null; setvbuf() without a buffer
+		 * leaves that to later.  stdout gets its buffer now, before
+		 * seccomp.  stdin is read with read(2), never with stdio.
 		 */
-		setvbuf(stdout, NULL, _IOLBF, 0);
-		setvbuf(stdin, NULL, _IOFBF, 0);
+		setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
 		if ((ss = backend_sandbox()) != NULL)
 			sandbox_enter(ss);
 	}
