@@ -284,7 +284,7 @@ main(int argc, char *argv[])
 	int			 ch, foreground = 0, verbose = 0, check = 0;
 	int			 nodrop = 0, count = 1, bench = 0, dump_ms;
 	int			 stats_ms, use_destroy, ready_fd = -1;
-	int			 use_ebpf;
+	int			 use_ebpf, rc;
 	long			 l;
 	static char		 outbuf[BUFSIZ];
 
@@ -419,10 +419,16 @@ main(int argc, char *argv[])
 	emit_hello();
 	table_dump(1);
 	emit_flush();
-	if (query != NULL && strcmp(query, "-") != 0)
-		return query_repeat(query, count);
-	if (bench > 0)
-		return query_bench(bench);
+	if (query != NULL && strcmp(query, "-") != 0) {
+		rc = query_repeat(query, count);
+		conf_free(conf);
+		return rc;
+	}
+	if (bench > 0) {
+		rc = query_bench(bench);
+		conf_free(conf);
+		return rc;
+	}
 	ready_notify(ready_fd);
 	log_info("running: %zu sockets, dumps every %d ms, destroy events "
 	    "%s, process events %s, ebpf %s", table_count(), dump_ms,
