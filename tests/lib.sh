@@ -93,3 +93,25 @@ ns_delete() {
 		ip netns del "$_ns" 2>/dev/null
 	done
 }
+
+# seccomp_mark: the time of the kernel log's last line, for
+# seccomp_audit; empty when the kernel log cannot be read.
+seccomp_mark() {
+	dmesg 2>/dev/null | tail -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
+}
+
+# seccomp_audit MARK PID...: the kernel's seccomp audit lines
+# (type=1326: a kill, or a violation VBS_SECCOMP_LOG=1 let through)
+# logged after MARK for any of these pids.  Nothing when there are none.
+seccomp_audit() {
+	_mark=${1:-0}; shift
+	dmesg 2>/dev/null | awk -v mark="$_mark" -v pids=" $* " '
+	    /type=1326/ {
+		s = $0; sub(/^\[ */, "", s)
+		if (s + 0 <= mark + 0 || !match($0, / pid=[0-9]+ /))
+			next
+		p = substr($0, RSTART + 5, RLENGTH - 6)
+		if (index(pids, " " p " "))
+			print
+	    }'
+}

@@ -10,7 +10,11 @@
 #     pid, comm and uid, 20/20 each; its close carries that owner;
 #  2. the same with sockd inside the namespace (ip netns exec);
 #  3. without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, sockd says why
-#     once and goes on with sock_diag.
+#     once and goes on with sock_diag;
+#  4. every sockd the test starts exits with the status its man page
+#     gives (not SIGSYS: the sandbox killed nothing), and the kernel's
+#     audit log, when it can be read, has no seccomp line for any of
+#     them.
 # The BPF hooks see every namespace; sockd reports only the one it
 # watches, and this test looks only at the namespace's addresses.
 # Skipped when this sockd was built without eBPF or the kernel refuses.
@@ -47,10 +51,32 @@ ip -n "$NS" addr add fd00:8::1/64 dev lo nodad
 ip -n "$NS" addr add fd00:8::2/64 dev lo nodad
 
 printf '[sockd]\nebpf = true\n' >"$T/ebpf.conf"
+mark=$(seccomp_mark)
+: >"$T/pids"
 
-# Is eBPF there at all?  One look-up, then the log says.
+# sockd_status NAME STATUS WANT: the exit status of one sockd is WANT.
+sockd_status() {
+	if [ "$2" = "$3" ]; then
+		ok "$1: sockd exits $3"
+	else
+		not_ok "$1: sockd exits $3"
+		if [ "$2" = 159 ]; then
+			diag "got $2: killed by SIGSYS, the seccomp sandbox"
+		else
+			diag "got $2"
+		fi
+		rc=1
+	fi
+}
+rc=0
+
+# Is eBPF there at all?  One look-up, then the log says.  stdout is a
+# character device, as when a person runs sockd -q >/dev/null.
 "$BIN/sockd" -d -f "$T/ebpf.conf" -q "udp 198.18.8.1:1" >/dev/null \
-    2>"$T/probe.log"
+    2>"$T/probe.log" &
+echo $! >>"$T/pids"
+wait $!
+sockd_status "sockd ebpf: probe, no socket matched" $? 1
 if grep -q "ebpf: " "$T/probe.log"; then
 	why=$(sed -n 's/.*ebpf: \([^;]*\).*/\1/p' "$T/probe.log" | head -1)
 	skip "sockd ebpf: one-shots named by eBPF" "$why"
@@ -106,6 +132,8 @@ if mode == "inside":
 else:
     argv = [sockd, "-d", "-f", conf, "-N", ns, "-w", rec]
 p = subprocess.Popen(argv, stderr=open(log, "w"))
+with open(os.path.join(tmp, "pids"), "a") as f:
+    f.write("%d\n" % p.pid)   # ip netns exec execs sockd: the same pid
 end = time.monotonic() + 10
 while time.monotonic() < end and "running:" not in open(log).read():
     time.sleep(0.05)
@@ -127,6 +155,9 @@ for kind, code in (("udp", UDP), ("tcp", TCP)):
 time.sleep(1)
 p.terminate()
 p.wait(10)
+ok(p.returncode == 0, "%s: sockd exits 0 after SIGTERM" % mode,
+   "got %d%s; %s" % (p.returncode, ": killed by SIGSYS, the seccomp "
+   "sandbox" if p.returncode == -31 else "", open(log).read()[-2000:]))
 
 out = subprocess.run([vbsctl, "dump", rec], capture_output=True, text=True,
                      timeout=60)
@@ -192,7 +223,6 @@ ok(not foreign, "%s: no eBPF report from another namespace (%d)" %
 sys.exit(1 if fails else 0)
 EOF
 
-rc=0
 if [ "$BPF" = 1 ]; then
 	for mode in outside inside; do
 		"$PY" "$T/driver.py" "$NS" "$BIN" "$T" "$PY" "$T/ebpf.conf" \
@@ -203,7 +233,10 @@ fi
 # Without the capabilities BPF needs: one line, then sock_diag.
 setpriv --bounding-set=-bpf,-perfmon,-sys_admin --inh-caps=-all \
     "$BIN/sockd" -d -f "$T/ebpf.conf" -q "udp 198.18.8.1:1" \
-    >"$T/nocap.out" 2>"$T/nocap.log"
+    >"$T/nocap.out" 2>"$T/nocap.log" &
+echo $! >>"$T/pids"	# setpriv execs sockd: the same pid
+wait $!
+sockd_status "sockd ebpf: without CAP_BPF, no socket matched" $? 1
 n=$(grep -c "ebpf: .*using sock_diag" "$T/nocap.log")
 if [ $? -le 1 ] && [ "$n" = 1 ] && grep -q "^found\|found" "$T/nocap.out"; then
 	ok "sockd ebpf: refused without CAP_BPF, one line, carries on"
@@ -211,5 +244,21 @@ else
 	not_ok "sockd ebpf: refused without CAP_BPF, one line, carries on"
 	diag "$(cat "$T/nocap.log" "$T/nocap.out")"
 	rc=1
+fi
+
+# A kill shows in a status above; a violation let through by
+# VBS_SECCOMP_LOG=1 only here.
+if [ -z "$mark" ]; then
+	skip "sockd ebpf: no seccomp audit line for any sockd" \
+	    "the kernel log cannot be read"
+else
+	audit=$(seccomp_audit "$mark" $(cat "$T/pids"))
+	if [ -z "$audit" ]; then
+		ok "sockd ebpf: no seccomp audit line for any sockd"
+	else
+		not_ok "sockd ebpf: no seccomp audit line for any sockd"
+		diag "$audit"
+		rc=1
+	fi
 fi
 exit $rc
