@@ -153,6 +153,8 @@ do_command(struct vbsd *v, int fd, char *line)
 	char	*cmd, *arg;
 	int	 id = -1;
 
+	/* Act on what is true now, not on a SIGCHLD not yet read. */
+	stages_reap(v);
 	line[strcspn(line, "\r\n")] = '\0';
 	cmd = strtok(line, " ");
 	arg = strtok(NULL, " ");

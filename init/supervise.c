@@ -248,7 +248,7 @@ describe_exit(int status, char *buf, size_t len)
 }
 
 /* A child is gone: note why, and plan its restart unless told not to. */
-void
+static void
 stage_reaped(struct vbsd *v, pid_t pid, int status)
 {
 	struct stage	*s = NULL;
@@ -299,6 +299,21 @@ stage_reaped(struct vbsd *v, pid_t pid, int status)
 	log_warnx("%s: %s; restart %u in %llu ms", s->name, s->last_exit,
 	    s->restarts, (unsigned long long)s->backoff_ms);
 	s->backoff_ms = s->backoff_ms * 2 > max ? max : s->backoff_ms * 2;
+}
+
+/*
+ * Collect every child that has exited.  Called on SIGCHLD, and before
+ * each control command, so that no answer names as running a process
+ * that has already exited and whose SIGCHLD is still on its way.
+ */
+void
+stages_reap(struct vbsd *v)
+{
+	pid_t	pid;
+	int	status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		stage_reaped(v, pid, status);
 }
 
 void

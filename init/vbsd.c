@@ -145,16 +145,6 @@ shutdown_step(struct vbsd *v)
 }
 
 static void
-reap(struct vbsd *v)
-{
-	pid_t	pid;
-	int	status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		stage_reaped(v, pid, status);
-}
-
-static void
 handle_signals(struct vbsd *v)
 {
 	unsigned char	buf[32];
@@ -165,7 +155,7 @@ handle_signals(struct vbsd *v)
 	for (i = 0; i < n; i++) {
 		switch (buf[i]) {
 		case SIGCHLD:
-			reap(v);
+			stages_reap(v);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -185,6 +175,7 @@ loop(struct vbsd *v, int ctl)
 {
 	struct pollfd	pfd[2 + ST__MAX];
 	int		map[2 + ST__MAX];
+	pid_t		pidof[2 + ST__MAX];
 	int		n, i, timeout;
 	uint64_t	t;
 
@@ -205,6 +196,7 @@ loop(struct vbsd *v, int ctl)
 				continue;
 			pfd[n].fd = v->st[i].ready_fd;
 			pfd[n].events = POLLIN;
+			pidof[n] = v->st[i].pid;
 			map[n++] = i;
 		}
 		t = stage_next_timer(v);
@@ -221,7 +213,12 @@ loop(struct vbsd *v, int ctl)
 				handle_signals(v);
 			else if (map[i] == -2)
 				control_accept(v, ctl);
-			else
+			/*
+			 * Unless the stage was reaped (and maybe started
+			 * again) since the poll: the entry is stale then.
+			 */
+			else if (v->st[map[i]].pid == pidof[i] &&
+			    v->st[map[i]].ready_fd == pfd[i].fd)
 				stage_ready_input(v, (enum stage_id)map[i]);
 		}
 	}

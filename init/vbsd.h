@@ -64,7 +64,7 @@ struct vbsd {
 void	 stage_init(struct vbsd *);
 void	 stage_start(struct vbsd *, enum stage_id);
 void	 stage_stop(struct vbsd *, enum stage_id);
-void	 stage_reaped(struct vbsd *, pid_t, int);
+void	 stages_reap(struct vbsd *);
 void	 stage_ready_input(struct vbsd *, enum stage_id);
 void	 stage_tick(struct vbsd *);
 uint64_t stage_next_timer(struct vbsd *);
