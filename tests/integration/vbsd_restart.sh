@@ -86,8 +86,24 @@ truthful() {
 	[ -n "$_p" ] && [ "$(cat /proc/"$_p"/comm 2>/dev/null)" = "$1" ]
 }
 
+# restarts_of STAGE: the deaths vbsd has tallied for the stage.
+restarts_of() {
+	$CTL -j status | grep "\"stage\":\"$1\"" |
+	    sed 's/.*"restarts":\([0-9]*\).*/\1/'
+}
+
+# stays_up STAGE PID RESTARTS: the stage is up as PID, and has not died
+# since vbsd's tally was RESTARTS.
+stays_up() {
+	[ -n "$2" ] && [ "$(pid_of "$1")" = "$2" ] &&
+	    [ "$(restarts_of "$1")" = "$3" ] && truthful "$1"
+}
+
 # cycle STAGE HOW N: N times, kill (HOW=kill) or restart (HOW=restart)
 # the stage and wait until a new process is up; counts the comebacks.
+# Then the last one must still run 3 s later (restart_max is 2 s): a
+# stage that dies of itself right after reporting ready fails here even
+# when each status happened to be read while it still ran.
 cycle() {
 	_back=0 _true=0
 	for _i in $(seq 1 "$3"); do
@@ -107,6 +123,10 @@ cycle() {
 	done
 	equal "$1: comes back after $2, $3 times" "$_back" "$3"
 	equal "$1: status names the running process after each $2" "$_true" "$3"
+	_p=$(pid_of "$1") _r=$(restarts_of "$1")
+	sleep 3
+	check "$1: still up after the last $2, no death since" \
+	    stays_up "$1" "$_p" "$_r"
 }
 
 # Steady traffic while flowd is restarted and killed: 200 echo requests
