@@ -2,7 +2,9 @@
  * capture.c: capd's libpcap handles and its two loops.  A file (-r) is
  * read to its end, or to the first damage, which is reported in one
  * message.  Live interfaces are opened with pcap_create (not
- * promiscuous, immediate mode or a short timeout, a large buffer),
+ * promiscuous; by default the kernel hands packets over in blocks, when
+ * one fills or the timeout passes, so that capd wakes a few times a
+ * second rather than once per packet; immediate mode on request),
  * filtered, made non-blocking and polled together with flowd's socket
  * and the address-change watch; the loop never blocks on flowd.
  * Everything here runs in capd; after capture_open_live() returns, the

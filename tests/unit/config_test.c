@@ -85,9 +85,9 @@ test_defaults(void **state)
 	assert_int_equal(conf_int(conf, "vbsd", "restart_max"), 60000);
 	assert_string_equal(conf_str(conf, "capd", "interfaces"), "");
 	assert_int_equal(conf_int(conf, "capd", "snaplen"), 256);
-	assert_int_equal(conf_int(conf, "capd", "buffer_size"), 32 << 20);
+	assert_int_equal(conf_int(conf, "capd", "buffer_size"), 4 << 20);
 	assert_int_equal(conf_int(conf, "capd", "timeout"), 100);
-	assert_true(conf_bool(conf, "capd", "immediate"));
+	assert_false(conf_bool(conf, "capd", "immediate"));
 	assert_false(conf_bool(conf, "capd", "loopback"));
 	assert_false(conf_bool(conf, "capd", "local_subnet_traffic"));
 	assert_true(conf_bool(conf, "capd", "exclude_server"));
@@ -121,7 +121,7 @@ test_types(void **state)
 	    "timeout = 250ms\n"
 	    "stats_interval = 0\n"
 	    "loopback = YES\n"
-	    "immediate = off\n"
+	    "immediate = on\n"
 	    "local_subnet_traffic = 1\n"
 	    "exclude_server = False\n"
 	    "chroot = \"\"\n"
@@ -149,7 +149,7 @@ test_types(void **state)
 	assert_int_equal(conf_int(conf, "capd", "timeout"), 250);
 	assert_int_equal(conf_int(conf, "capd", "stats_interval"), 0);
 	assert_true(conf_bool(conf, "capd", "loopback"));
-	assert_false(conf_bool(conf, "capd", "immediate"));
+	assert_true(conf_bool(conf, "capd", "immediate"));
 	assert_true(conf_bool(conf, "capd", "local_subnet_traffic"));
 	assert_false(conf_bool(conf, "capd", "exclude_server"));
 	assert_string_equal(conf_str(conf, "capd", "chroot"), "");
