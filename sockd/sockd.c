@@ -125,6 +125,7 @@ stdin_queries(void)
  * TCP hash for every dump, and an idle sockd must cost next to nothing.
  */
 #define IDLE_MAX_MS	1000
+#define EBPF_DUMP_MS	1000	/* shortest dump interval with eBPF */
 
 static uint64_t
 activity(void)
@@ -391,6 +392,14 @@ main(int argc, char *argv[])
 		    err);
 		use_ebpf = 0;
 	}
+	/*
+	 * With the hooks in place every socket is named as it is used,
+	 * and look-ups read the kernel directly: the dump is only the
+	 * safety net for what no hook saw.  At 100 ms it was most of
+	 * sockd's CPU under steady traffic, for nothing.
+	 */
+	if (use_ebpf && dump_ms < EBPF_DUMP_MS)
+		dump_ms = EBPF_DUMP_MS;
 	if (backend_open(netns) == -1)
 		fatal("sock_diag%s%s", netns ? " in " : "",
 		    netns ? netns : "");
