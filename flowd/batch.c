@@ -593,17 +593,20 @@ batch_start(struct flowd *fd)
 		dbfatal(b->db, b->path);
 	/*
 	 * Live, WAL: a commit is one append, and a process killed at any
-	 * point leaves the last commit intact for recovery.  Replay
-	 * needs neither journal nor fsync: its working batch is thrown
-	 * away after a crash and made again by the next replay, and only
-	 * the rename of a finished file ever reaches the outbox.
+	 * point leaves the last commit intact for recovery.  Nobody else
+	 * opens a working batch: exclusive locking spares the file locks
+	 * of every transaction and keeps the WAL index in memory, not in
+	 * a -shm file.  Replay needs neither journal nor fsync: its
+	 * working batch is thrown away after a crash and made again by
+	 * the next replay, and only the rename of a finished file ever
+	 * reaches the outbox.
 	 */
 	if (fd->conf.replay)
 		exec(b->db, "PRAGMA locking_mode=EXCLUSIVE; "
 		    "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF");
 	else
-		exec(b->db, "PRAGMA synchronous=NORMAL; "
-		    "PRAGMA journal_mode=WAL");
+		exec(b->db, "PRAGMA locking_mode=EXCLUSIVE; "
+		    "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL");
 	/*
 	 * The schema's CHECKs are for other writers and for readers:
 	 * every value flowd binds is in range by its C type or by
