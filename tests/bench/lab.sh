@@ -14,7 +14,8 @@
 #     in build/bench/big.pcap) onto the veth at 50k, 200k and 1M
 #     packets/s, at most LAB_LOSS_SECS (8) s each, with a fresh client
 #     each time; capd's kernel and buffer drops beside those of a
-#     tcpdump on the same interface, same snaplen and buffer, same run.
+#     tcpdump on the same interface, same snaplen and buffer (LAB_BUF_K,
+#     4096 KiB: capd's default), same run.
 #     Target: capd never drops more than tcpdump.
 # Figures beside the original VBS's: 14% unlabelled, 1.7% CPU, >= 64 MB.
 
@@ -33,7 +34,10 @@ HZ=$(getconf CLK_TCK)
 lab_init
 lab_net || { not_ok "$N: namespaces"; exit 1; }
 lab_servers 900 || { not_ok "$N: servers"; exit 1; }
-lab_conf
+# capd's buffer is written out so that tcpdump gets the same one below;
+# LAB_CONF_EXTRA adds lines (\n for new lines) for experiments.
+BUF_K=${LAB_BUF_K:-4096}
+lab_conf "$(printf '[capd]\nbuffer_size = %sk\n%b' "$BUF_K" "${LAB_CONF_EXTRA:-}")"
 lab_vbsd_start || { not_ok "$N: vbsd"; exit 1; }
 
 # 1. labelling
@@ -115,7 +119,7 @@ meta() {	# meta KEY: the value in the last batch of the outbox
 		break
 	done
 }
-echo "# loss: tcpreplay $big onto $LAB_VS (arrives on $LAB_VC), snaplen 256, buffer 32 MiB for both"
+echo "# loss: tcpreplay $big onto $LAB_VS (arrives on $LAB_VC), snaplen 256, buffer $BUF_K KiB for both"
 echo "# rate      sent   achieved  | tcpdump recv  kdrop  ifdrop | capd recv  kdrop  ifdrop  bufdrop"
 worse=0
 # mkbig holds frames longer than 1500 bytes (TSO): let the veth carry them
@@ -124,7 +128,7 @@ lab_sx ip link set "$LAB_VS" mtu 65535
 for rate in 50000 200000 1000000; do
 	rm -rf "$LAB_T/data/outbox" "$LAB_T/data/work"
 	lab_vbsd_start || { not_ok "$N: vbsd for $rate"; continue; }
-	ip netns exec "$LAB_C" tcpdump -i "$LAB_VC" -n -p -s 256 -B 32768 \
+	ip netns exec "$LAB_C" tcpdump -i "$LAB_VC" -n -p -s 256 -B "$BUF_K" \
 	    -w /dev/null 2>"$LAB_T/tcpdump.$rate" &
 	td=$!
 	sleep 1
