@@ -43,15 +43,36 @@
 /* Ways of sending packet rows to MySQL; measured by tests/bench. */
 enum pkt_method {
 	PKT_INFILE = 0,		/* LOAD DATA LOCAL INFILE from memory */
-	PKT_INSERT = 1,		/* multi-row prepared INSERT */
+	PKT_INSERT = 1,		/* multi-row prepared INSERT; plain SQL */
 	PKT_BULK = 2		/* MariaDB array-bound INSERT */
 };
 
-/* One flow row as validated: what the loader needs beyond SQLite. */
+/* A text column of a flow: len bytes at batch.text + off; len -1: NULL. */
+struct vstr {
+	size_t		 off;
+	int		 len;
+};
+
+/* Which of a flow's nullable integers are NULL. */
+#define NULL_PID	0x01
+#define NULL_UID	0x02
+#define NULL_DELAY	0x04
+
+/*
+ * One flow row as validated, with every value as MySQL takes it, so
+ * that load.c writes it without reading the file again.
+ */
 struct vflow {
 	int64_t		 flow_id;
 	int64_t		 first_seq;
 	uint32_t	 npackets;	/* its packet rows in this batch */
+	int64_t		 start_us, end_us;
+	int64_t		 packets_out, packets_in, bytes_out, bytes_in;
+	int64_t		 pid, uid, label_delay_us;	/* see nulls */
+	uint16_t	 local_port, remote_port;
+	uint8_t		 ip_version, protocol, ended, nulls;
+	uint8_t		 local_ip[16], remote_ip[16];	/* 4 for IPv4 */
+	struct vstr	 app, exe, label_source, end_reason, iface;
 };
 
 /*
@@ -70,7 +91,7 @@ struct chunk {
 /* A batch that validate_batch() has opened and accepted. */
 struct batch {
 	char		 path[4096];
-	sqlite3		*db;		/* read-only, immutable */
+	sqlite3		*db;		/* while validating; read-only */
 	char		 batch_id[MAX_ID + 1];	/* meta batch_id */
 	char		 client_id[MAX_CLIENT + 1];	/* meta client_id */
 	uint64_t	 file_bytes;
@@ -78,6 +99,8 @@ struct batch {
 	uint64_t	 npackets;
 	int64_t		 first_us, last_us;	/* meta, 0 when absent */
 	struct vflow	*flows;		/* sorted by flow_id */
+	char		*text;		/* the flows' text columns */
+	size_t		 textlen, text_cap;
 	int64_t		*orphans;	/* flows of packets, not in flows */
 	size_t		 norphans;
 	struct chunk	*chunks;	/* the packets, packed, in order */
@@ -96,13 +119,11 @@ enum load_result {
 };
 
 /* validate.c */
-struct vflow *batch_find_flow(struct batch *, int64_t);
 int	 validate_batch(struct batch *, const char *, const char *, uint64_t,
 	    char *, size_t);
 void	 batch_close(struct batch *);
 void	 validate_quiet(void);
 int	 addr_text_to_bin(int, const unsigned char *, int, uint8_t *);
-extern const char flows_select[];
 
 /* load.c */
 int	 load_batch(MYSQL *, struct batch *, enum pkt_method, const char *,

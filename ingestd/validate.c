@@ -143,8 +143,9 @@ open_db(const char *path, char *reason, size_t rlen)
 			uri[o++] = (char)c;
 	}
 	strcpy(uri + o, "?immutable=1");
-	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-	    NULL);
+	/* NOMUTEX: a connection is only ever used by one thread. */
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	    SQLITE_OPEN_NOMUTEX, NULL);
 	free(uri);
 	if (rc != SQLITE_OK) {
 		refuse(reason, rlen, "cannot open as SQLite: %s",
@@ -466,17 +467,23 @@ addr_text_to_bin(int ipver, const unsigned char *s, int n, uint8_t *out)
 	return ipver == 4 ? 4 : 16;
 }
 
+/*
+ * An integer column within [lo, hi] (or NULL when nullok).  Read through
+ * sqlite3_column_value(): one call into SQLite instead of two, which
+ * counts at tens of millions of values.
+ */
 static int
 col_int(sqlite3_stmt *st, int i, int64_t lo, int64_t hi, int nullok,
     int64_t *v)
 {
-	int	t = sqlite3_column_type(st, i);
+	sqlite3_value	*sv = sqlite3_column_value(st, i);
+	int		 t = sqlite3_value_type(sv);
 
 	if (t == SQLITE_NULL && nullok)
 		return 0;
 	if (t != SQLITE_INTEGER)
 		return -1;
-	*v = sqlite3_column_int64(st, i);
+	*v = sqlite3_value_int64(sv);
 	return *v >= lo && *v <= hi ? 0 : -1;
 }
 
@@ -504,8 +511,8 @@ col_text(sqlite3_stmt *st, int i, int max, int nullok, int word)
 	return 0;
 }
 
-/* The column list both validate.c and load.c read flows with. */
-const char flows_select[] =
+/* The flows, in the order the loader wants them. */
+static const char flows_select[] =
     "SELECT flow_id, start_us, end_us, ip_version, protocol, local_ip, "
     "local_port, remote_ip, remote_port, packets_out, packets_in, "
     "bytes_out, bytes_in, app, pid, uid, exe, label_source, "
@@ -515,13 +522,47 @@ const char flows_select[] =
 #define I64MAX	INT64_MAX
 #define U32MAX	4294967295LL
 
+#define NO_FLOW		UINT32_MAX	/* a packet's flow is not in the batch */
+
+/* Keep a checked text column (or NULL) of a flow in the batch's arena. */
+static void
+keep_text(struct batch *b, sqlite3_stmt *st, int i, struct vstr *v)
+{
+	const unsigned char	*s;
+	size_t			 n;
+	char			*t;
+
+	v->off = 0;
+	v->len = -1;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return;
+	s = sqlite3_column_text(st, i);
+	n = (size_t)sqlite3_column_bytes(st, i);
+	while (b->textlen + n > b->text_cap) {
+		b->text_cap = b->text_cap == 0 ? 65536 : b->text_cap * 2;
+		if ((t = realloc(b->text, b->text_cap)) == NULL)
+			fatal("flows");
+		b->text = t;
+	}
+	memcpy(b->text + b->textlen, s, n);
+	v->off = b->textlen;
+	v->len = (int)n;
+	b->textlen += n;
+}
+
+/*
+ * flows: SQL type, range and length of every column, flow_id strictly
+ * increasing.  Each accepted row is kept in b->flows as MySQL will take
+ * it (addresses binary), so that load.c never reads the file again.
+ */
 static int
 check_flows(struct batch *b, char *reason, size_t rlen)
 {
 	sqlite3_stmt	*st;
+	struct vflow	*f;
 	size_t		 cap = 0;
 	int64_t		 v[23], prev = -1;
-	uint8_t		 a[16];
+	uint8_t		 a[16], r[16];
 	int		 rc, bad = 0, ipver;
 
 	if (sqlite3_prepare_v2(b->db, flows_select, -1, &st, NULL) !=
@@ -586,7 +627,7 @@ check_flows(struct batch *b, char *reason, size_t rlen)
 				col = "local_ip";
 			else if (addr_text_to_bin(ipver,
 			    sqlite3_column_text(st, 7),
-			    sqlite3_column_bytes(st, 7), a) == -1)
+			    sqlite3_column_bytes(st, 7), r) == -1)
 				col = "remote_ip";
 		}
 		if (col == NULL && v[0] <= prev)
@@ -606,10 +647,37 @@ check_flows(struct batch *b, char *reason, size_t rlen)
 				fatal("flows");
 			b->flows = nf;
 		}
-		b->flows[b->nflows].flow_id = v[0];
-		b->flows[b->nflows].first_seq = v[21];
-		b->flows[b->nflows].npackets = 0;
-		b->nflows++;
+		f = &b->flows[b->nflows++];
+		memset(f, 0, sizeof(*f));
+		f->flow_id = v[0];
+		f->first_seq = v[21];
+		f->start_us = v[1];
+		f->end_us = v[2];
+		f->ip_version = (uint8_t)v[3];
+		f->protocol = (uint8_t)v[4];
+		memcpy(f->local_ip, a, sizeof(a));
+		memcpy(f->remote_ip, r, sizeof(r));
+		f->local_port = (uint16_t)v[6];
+		f->remote_port = (uint16_t)v[8];
+		f->packets_out = v[9];
+		f->packets_in = v[10];
+		f->bytes_out = v[11];
+		f->bytes_in = v[12];
+		f->pid = v[14];
+		f->uid = v[15];
+		f->label_delay_us = v[18];
+		f->ended = (uint8_t)v[20];
+		if (sqlite3_column_type(st, 14) == SQLITE_NULL)
+			f->nulls |= NULL_PID;
+		if (sqlite3_column_type(st, 15) == SQLITE_NULL)
+			f->nulls |= NULL_UID;
+		if (sqlite3_column_type(st, 18) == SQLITE_NULL)
+			f->nulls |= NULL_DELAY;
+		keep_text(b, st, 13, &f->app);
+		keep_text(b, st, 16, &f->exe);
+		keep_text(b, st, 17, &f->label_source);
+		keep_text(b, st, 19, &f->end_reason);
+		keep_text(b, st, 22, &f->iface);
 	}
 	if (!bad && rc != SQLITE_DONE)
 		bad = refuse(reason, rlen, "flows: %s", sqlite3_errmsg(b->db));
@@ -617,129 +685,199 @@ check_flows(struct batch *b, char *reason, size_t rlen)
 	return bad ? -1 : 0;
 }
 
-/* A flow of the batch by id: its flows are sorted by flow_id. */
-struct vflow *
-batch_find_flow(struct batch *b, int64_t id)
+/*
+ * The index of a flow of the batch by id, or NO_FLOW.  ids are the
+ * flows' ids, sorted: a compact copy that stays in cache, where the
+ * flows themselves would not.
+ */
+static uint32_t
+find_flow(const int64_t *ids, size_t n, int64_t id)
 {
-	size_t	lo = 0, hi = b->nflows;
+	size_t	lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (b->flows[mid].flow_id == id)
-			return &b->flows[mid];
-		if (b->flows[mid].flow_id < id)
+		if (ids[mid] == id)
+			return (uint32_t)mid;
+		if (ids[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return NO_FLOW;
 }
 
-/* The packets of the chunk being packed, until it is complete. */
-static struct {
-	int64_t		 flow_id, seq, rel0;
-	uint32_t	 n;
-	uint32_t	 word[CHUNK_MAX];	/* direction << 31 | rel_us */
-	uint32_t	 size[CHUNK_MAX];
-	uint8_t		 flags[CHUNK_MAX];
-} stage;
+/* A checked packet row, kept until its flow's packets are in order. */
+struct vpkt {
+	int64_t		 rel_us;
+	uint32_t	 seq;
+	uint32_t	 size;
+	uint32_t	 flow;		/* index in b->flows, or NO_FLOW */
+	uint8_t		 direction;
+	uint8_t		 tcp_flags;
+};
 
-/* Append the staged packets to the batch as one chunk. */
-static void
-chunk_flush(struct batch *b)
+/* A packet whose flow has no row in the batch. */
+struct orphan {
+	int64_t		 flow_id;
+	uint32_t	 seq;
+	uint32_t	 pkt;		/* index of its struct vpkt */
+};
+
+static int
+orphan_cmp(const void *a, const void *b)
 {
-	struct chunk	*c;
-	uint8_t		*p;
-	uint32_t	 i, n = stage.n;
+	const struct orphan *x = a, *y = b;
 
-	if (n == 0)
-		return;
-	if (b->nchunks == b->chunks_cap) {
-		b->chunks_cap = b->chunks_cap == 0 ? 1024 : b->chunks_cap * 2;
-		if ((c = reallocarray(b->chunks, b->chunks_cap,
-		    sizeof(*c))) == NULL)
-			fatal("chunks");
-		b->chunks = c;
-	}
-	while (b->pklen + (size_t)n * CHUNK_BYTES > b->pk_cap) {
-		b->pk_cap = b->pk_cap == 0 ? 65536 : b->pk_cap * 2;
-		if ((p = realloc(b->pk, b->pk_cap)) == NULL)
-			fatal("chunks");
-		b->pk = p;
-	}
-	c = &b->chunks[b->nchunks++];
-	c->flow_id = stage.flow_id;
-	c->seq = stage.seq;
-	c->rel0 = stage.rel0;
-	c->off = b->pklen;
-	c->n = n;
-	p = b->pk + b->pklen;
-	for (i = 0; i < n; i++, p += 4) {
-		p[0] = (uint8_t)(stage.word[i] >> 24);
-		p[1] = (uint8_t)(stage.word[i] >> 16);
-		p[2] = (uint8_t)(stage.word[i] >> 8);
-		p[3] = (uint8_t)stage.word[i];
-	}
-	for (i = 0; i < n; i++, p += 3) {
-		p[0] = (uint8_t)(stage.size[i] >> 16);
-		p[1] = (uint8_t)(stage.size[i] >> 8);
-		p[2] = (uint8_t)stage.size[i];
-	}
-	memcpy(p, stage.flags, n);
-	b->pklen += (size_t)n * CHUNK_BYTES;
-	stage.n = 0;
+	if (x->flow_id != y->flow_id)
+		return x->flow_id < y->flow_id ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 /*
- * Pack a checked packet (flow_id, seq, direction, size, tcp_flags,
- * rel_us; seq follows the previous packet's when the flow is the same)
- * into the chunk rows load.c writes.
+ * Put one flow's packets (indexes into pk) in seq order.  flowd writes
+ * them in order, so this is usually one pass that finds nothing to do.
  */
 static void
-chunk_add(struct batch *b, const int64_t *v)
+sort_by_seq(const struct vpkt *pk, uint32_t *idx, size_t n)
 {
-	int	big = v[5] > CHUNK_REL_MAX;
+	uint64_t	*key;
+	size_t		 i;
 
-	if (stage.n > 0 && (v[0] != stage.flow_id || stage.n == CHUNK_MAX ||
-	    big))
-		chunk_flush(b);
-	if (stage.n == 0) {
-		stage.flow_id = v[0];
-		stage.seq = v[1];
-		stage.rel0 = big ? v[5] : -1;
+	for (i = 1; i < n; i++)
+		if (pk[idx[i]].seq < pk[idx[i - 1]].seq)
+			break;
+	if (i >= n)
+		return;
+	if ((key = reallocarray(NULL, n, sizeof(*key))) == NULL)
+		fatal("packets");
+	for (i = 0; i < n; i++)
+		key[i] = (uint64_t)pk[idx[i]].seq << 32 | idx[i];
+	qsort(key, n, sizeof(*key), u64_cmp);
+	for (i = 0; i < n; i++)
+		idx[i] = (uint32_t)key[i];
+	free(key);
+}
+
+/*
+ * Pack one flow's packets, in seq order, into the chunk rows load.c
+ * writes (ingestd.h: struct chunk): a new chunk every CHUNK_MAX packets
+ * and at each packet whose rel_us does not fit in 31 bits.
+ */
+static void
+pack_flow(struct batch *b, int64_t flow_id, const struct vpkt *pk,
+    const uint32_t *idx, size_t n)
+{
+	struct chunk	*c;
+	uint8_t		*p;
+	size_t		 k = 0, m, i;
+
+	while (k < n) {
+		const struct vpkt *first = &pk[idx[k]];
+		int big = first->rel_us > CHUNK_REL_MAX;
+
+		for (m = 1; k + m < n && m < CHUNK_MAX &&
+		    pk[idx[k + m]].rel_us <= CHUNK_REL_MAX; m++)
+			;
+		if (b->nchunks == b->chunks_cap) {
+			b->chunks_cap = b->chunks_cap == 0 ? 1024 :
+			    b->chunks_cap * 2;
+			if ((c = reallocarray(b->chunks, b->chunks_cap,
+			    sizeof(*c))) == NULL)
+				fatal("chunks");
+			b->chunks = c;
+		}
+		c = &b->chunks[b->nchunks++];
+		c->flow_id = flow_id;
+		c->seq = first->seq;
+		c->rel0 = big ? first->rel_us : -1;
+		c->off = b->pklen;
+		c->n = (uint32_t)m;
+		p = b->pk + b->pklen;
+		for (i = 0; i < m; i++, p += 4) {
+			const struct vpkt *q = &pk[idx[k + i]];
+			uint32_t w = (uint32_t)q->direction << 31 |
+			    (i == 0 && big ? 0 : (uint32_t)q->rel_us);
+
+			p[0] = (uint8_t)(w >> 24);
+			p[1] = (uint8_t)(w >> 16);
+			p[2] = (uint8_t)(w >> 8);
+			p[3] = (uint8_t)w;
+		}
+		for (i = 0; i < m; i++, p += 3) {
+			uint32_t s = pk[idx[k + i]].size;
+
+			p[0] = (uint8_t)(s >> 16);
+			p[1] = (uint8_t)(s >> 8);
+			p[2] = (uint8_t)s;
+		}
+		for (i = 0; i < m; i++)
+			*p++ = pk[idx[k + i]].tcp_flags;
+		b->pklen += m * CHUNK_BYTES;
+		k += m;
 	}
-	stage.word[stage.n] = (uint32_t)v[2] << 31 |
-	    (big ? 0 : (uint32_t)v[5]);
-	stage.size[stage.n] = (uint32_t)v[3];
-	stage.flags[stage.n] = (uint8_t)v[4];
-	stage.n++;
+}
+
+/* Are a flow's packets (in seq order) numbered from first, no gap? */
+static int
+check_seqs(int64_t flow_id, int64_t first, const struct vpkt *pk,
+    const uint32_t *idx, size_t n, char *reason, size_t rlen)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if ((int64_t)pk[idx[i]].seq != first + (int64_t)i)
+			return refuse(reason, rlen, "packets: flow %" PRId64
+			    ": seq %" PRIu32 " where %" PRId64 " was due",
+			    flow_id, pk[idx[i]].seq, first + (int64_t)i);
+	return 0;
 }
 
 /*
  * packets: SQL types and ranges; a flow's packets here are numbered on
  * from its first_seq with no gap.  Packets whose flow has no row here
- * are collected as orphans for load.c to look up in MySQL.  The packets
- * are packed into chunks on the way (chunk_add), so that load.c need
- * not read them again.
+ * are collected as orphans for load.c to look up in MySQL; their seqs
+ * must have no gap either.
+ *
+ * The rows are read in the file's order (flowd appends them as seen,
+ * flows interleaved), which costs SQLite no sort, and put in flow and
+ * seq order here: a counting sort by flow, then per flow a check that
+ * is nearly always all the sorting needed.  Then they are packed into
+ * chunks, flows in flow_id order, so that load.c need not read them
+ * again.
  */
 static int
 check_packets(struct batch *b, char *reason, size_t rlen)
 {
 	sqlite3_stmt	*st;
-	struct vflow	*f = NULL;
-	int64_t		 v[6], cur = -1, next = 0;
-	size_t		 cap = 0;
+	struct vpkt	*pk = NULL, *np;
+	struct orphan	*orph = NULL, *no;
+	uint32_t	*order = NULL, *start = NULL, *oidx = NULL;
+	int64_t		*ids, v[6], lastid = -1;
+	uint32_t	 lastflow = NO_FLOW;
+	size_t		 npk = 0, cap = 0, norph = 0, ocap = 0, i, j, g;
 	int		 rc, bad = 0;
 
 	if (sqlite3_prepare_v2(b->db, "SELECT flow_id, seq, direction, size, "
-	    "tcp_flags, rel_us FROM packets ORDER BY flow_id, seq", -1, &st,
-	    NULL) != SQLITE_OK)
+	    "tcp_flags, rel_us FROM packets", -1, &st, NULL) != SQLITE_OK)
 		return refuse(reason, rlen, "packets: %s",
 		    sqlite3_errmsg(b->db));
+	if ((ids = reallocarray(NULL, b->nflows + 1, sizeof(*ids))) == NULL)
+		fatal("packets");
+	for (i = 0; i < b->nflows; i++)
+		ids[i] = b->flows[i].flow_id;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *col = NULL;
 
-		if (b->npackets >= MAX_PACKETS) {
+		if (npk >= MAX_PACKETS) {
 			bad = refuse(reason, rlen, "packets: more than %d rows",
 			    MAX_PACKETS);
 			break;
@@ -757,55 +895,119 @@ check_packets(struct batch *b, char *reason, size_t rlen)
 		else if (col_int(st, 5, 0, I64MAX, 0, &v[5]) == -1)
 			col = "rel_us";
 		if (col != NULL) {
-			bad = refuse(reason, rlen, "packets: row %" PRIu64
-			    ": bad %s", b->npackets + 1, col);
+			bad = refuse(reason, rlen, "packets: row %zu: bad %s",
+			    npk + 1, col);
 			break;
 		}
-		if (v[0] != cur) {
-			cur = v[0];
-			f = batch_find_flow(b, cur);
-			if (f != NULL)
-				next = f->first_seq;
-			else {
-				/* Known to MySQL, or refused by load.c. */
-				if (b->norphans >= MAX_ORPHANS) {
-					bad = refuse(reason, rlen, "packets: "
-					    "more than %d flows without a flow "
-					    "row", MAX_ORPHANS);
-					break;
-				}
-				if (b->norphans == cap) {
-					int64_t *no;
-
-					cap = cap == 0 ? 16 : cap * 2;
-					if ((no = reallocarray(b->orphans, cap,
-					    sizeof(*no))) == NULL)
-						fatal("orphans");
-					b->orphans = no;
-				}
-				b->orphans[b->norphans++] = cur;
-				next = v[1];
+		if (npk == cap) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			if ((np = reallocarray(pk, cap, sizeof(*pk))) == NULL)
+				fatal("packets");
+			pk = np;
+		}
+		if (v[0] != lastid) {
+			lastid = v[0];
+			lastflow = find_flow(ids, b->nflows, v[0]);
+		}
+		pk[npk].rel_us = v[5];
+		pk[npk].seq = (uint32_t)v[1];
+		pk[npk].size = (uint32_t)v[3];
+		pk[npk].flow = lastflow;
+		pk[npk].direction = (uint8_t)v[2];
+		pk[npk].tcp_flags = (uint8_t)v[4];
+		if (lastflow != NO_FLOW)
+			b->flows[lastflow].npackets++;
+		else {
+			/* Known to MySQL, or refused by load.c. */
+			if (norph == ocap) {
+				ocap = ocap == 0 ? 64 : ocap * 2;
+				if ((no = reallocarray(orph, ocap,
+				    sizeof(*orph))) == NULL)
+					fatal("orphans");
+				orph = no;
 			}
+			orph[norph].flow_id = v[0];
+			orph[norph].seq = (uint32_t)v[1];
+			orph[norph].pkt = (uint32_t)npk;
+			norph++;
 		}
-		if (v[1] != next) {
-			bad = refuse(reason, rlen, "packets: flow %" PRId64
-			    ": seq %" PRId64 " where %" PRId64 " was due",
-			    cur, v[1], next);
-			break;
-		}
-		next++;
-		if (f != NULL)
-			f->npackets++;
-		b->npackets++;
-		chunk_add(b, v);
+		npk++;
 	}
 	if (!bad && rc != SQLITE_DONE)
 		bad = refuse(reason, rlen, "packets: %s",
 		    sqlite3_errmsg(b->db));
-	if (!bad)
-		chunk_flush(b);
-	stage.n = 0;
 	sqlite3_finalize(st);
+	if (bad)
+		goto out;
+	b->npackets = npk;
+
+	/* Each flow's packets together, in file order, then by seq. */
+	if ((start = calloc(b->nflows + 1, sizeof(*start))) == NULL ||
+	    (order = reallocarray(NULL, npk + 1, sizeof(*order))) == NULL ||
+	    (oidx = reallocarray(NULL, norph + 1, sizeof(*oidx))) == NULL ||
+	    (b->pk = malloc(npk * CHUNK_BYTES + 1)) == NULL)
+		fatal("packets");
+	b->pk_cap = npk * CHUNK_BYTES + 1;
+	for (i = 0; i < b->nflows; i++)
+		start[i + 1] = start[i] + b->flows[i].npackets;
+	for (i = 0; i < npk; i++)
+		if (pk[i].flow != NO_FLOW)
+			order[start[pk[i].flow]++] = (uint32_t)i;
+	/* start[i] is now the end of flow i's packets. */
+	for (i = 0; i < b->nflows; i++) {
+		uint32_t *idx = order + start[i] - b->flows[i].npackets;
+
+		sort_by_seq(pk, idx, b->flows[i].npackets);
+		if ((bad = check_seqs(b->flows[i].flow_id,
+		    b->flows[i].first_seq, pk, idx, b->flows[i].npackets,
+		    reason, rlen)) != 0)
+			goto out;
+	}
+	/* Orphans by flow and seq: each run of one flow is one group. */
+	if (norph > 0)
+		qsort(orph, norph, sizeof(*orph), orphan_cmp);
+	for (i = 0; i < norph; i++)
+		oidx[i] = orph[i].pkt;
+	for (i = 0; i < norph; i = j) {
+		for (j = i + 1; j < norph && orph[j].flow_id == orph[i].flow_id;
+		    j++)
+			;
+		if (b->norphans >= MAX_ORPHANS) {
+			bad = refuse(reason, rlen, "packets: more than %d "
+			    "flows without a flow row", MAX_ORPHANS);
+			goto out;
+		}
+		if ((bad = check_seqs(orph[i].flow_id, orph[i].seq, pk,
+		    oidx + i, j - i, reason, rlen)) != 0)
+			goto out;
+		if ((b->orphans = reallocarray(b->orphans, b->norphans + 1,
+		    sizeof(*b->orphans))) == NULL)
+			fatal("orphans");
+		b->orphans[b->norphans++] = orph[i].flow_id;
+	}
+	/* Chunks in flow_id order: the batch's flows and orphans merged. */
+	for (i = 0, g = 0; i < b->nflows || g < norph; ) {
+		if (g < norph && (i == b->nflows ||
+		    orph[g].flow_id < b->flows[i].flow_id)) {
+			for (j = g + 1; j < norph &&
+			    orph[j].flow_id == orph[g].flow_id; j++)
+				;
+			pack_flow(b, orph[g].flow_id, pk, oidx + g, j - g);
+			g = j;
+		} else {
+			pack_flow(b, b->flows[i].flow_id, pk, order +
+			    start[i] - b->flows[i].npackets,
+			    b->flows[i].npackets);
+			i++;
+		}
+	}
+out:
+	free(ids);
+	free(pk);
+	free(orph);
+	free(order);
+	free(start);
+	free(oidx);
 	return bad ? -1 : 0;
 }
 
@@ -818,12 +1020,15 @@ batch_close(struct batch *b)
 	free(b->orphans);
 	free(b->chunks);
 	free(b->pk);
+	free(b->text);
 	b->db = NULL;
+	b->text = NULL;
 	b->flows = NULL;
 	b->orphans = NULL;
 	b->chunks = NULL;
 	b->pk = NULL;
 	b->nflows = b->npackets = b->norphans = 0;
+	b->textlen = b->text_cap = 0;
 	b->nchunks = b->chunks_cap = b->pklen = b->pk_cap = 0;
 }
 
@@ -837,6 +1042,7 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
     uint64_t max_bytes, char *reason, size_t rlen)
 {
 	int64_t	 uv = 0, want_flows, want_packets;
+	uint64_t t0 = mono_us(), t1, t2, t3, t4;
 
 	memset(b, 0, offsetof(struct batch, meta_json));
 	b->meta_json[0] = '\0';
@@ -847,6 +1053,7 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
 		goto bad;
 	if (check_integrity(b->db, reason, rlen) == -1)
 		goto bad;
+	t1 = mono_us();
 	if (query_int(b->db, "PRAGMA user_version", &uv, reason, rlen) == -1)
 		goto bad;
 	if (uv != BATCH_SCHEMA_VERSION) {
@@ -856,10 +1063,15 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
 	}
 	if (check_schema(b->db, reason, rlen) == -1 ||
 	    check_meta(b, uploader, &want_flows, &want_packets, reason,
-	    rlen) == -1 ||
-	    check_flows(b, reason, rlen) == -1 ||
-	    check_packets(b, reason, rlen) == -1)
+	    rlen) == -1)
 		goto bad;
+	t2 = mono_us();
+	if (check_flows(b, reason, rlen) == -1)
+		goto bad;
+	t3 = mono_us();
+	if (check_packets(b, reason, rlen) == -1)
+		goto bad;
+	t4 = mono_us();
 	if (want_flows >= 0 && (uint64_t)want_flows != b->nflows) {
 		refuse(reason, rlen, "meta: flows says %" PRId64 ", the batch "
 		    "has %" PRIu64, want_flows, b->nflows);
@@ -870,6 +1082,15 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
 		    "batch has %" PRIu64, want_packets, b->npackets);
 		goto bad;
 	}
+	/* All that load.c needs is in b now. */
+	sqlite3_close(b->db);
+	b->db = NULL;
+	if (!quiet)
+		log_debug("%s: validated in %" PRIu64 " ms: integrity %"
+		    PRIu64 ", schema and meta %" PRIu64 ", flows %" PRIu64
+		    ", packets %" PRIu64, path, (mono_us() - t0) / 1000,
+		    (t1 - t0) / 1000, (t2 - t1) / 1000, (t3 - t2) / 1000,
+		    (t4 - t3) / 1000);
 	return 0;
 bad:
 	if (!quiet)

@@ -105,6 +105,26 @@ EOF
 }
 equal "packets view: the batches' packets, in order" \
     "$(pdigest alice)" "$(bdigest "$T"/a/*.sqlite)"
+# Packets rows in any order (a flow's too) load as the same packets,
+# and a flow named only by packets loads when MySQL has its flow.
+$MK make "$T/d" --client dave --batches 4 --flows 300 --packets 6000 \
+    --seed 1 >/dev/null
+for f in "$T"/d/*.sqlite; do
+	$MK corrupt shuffle "$f" "$f.s" && mv "$f.s" "$f"
+done
+set -- "$T"/d/*.sqlite
+$MK corrupt knownorphan "$2" "$2.o" && mv "$2.o" "$2"
+equal "  the copy has a packet out of seq order" "$(sqlite3 "$1" "SELECT
+    COUNT(*) > 0 FROM packets a JOIN packets b ON a.flow_id = b.flow_id
+    AND a.seq < b.seq AND a.rowid > b.rowid")" 1
+$ING load "$T"/d/*.sqlite >"$T/outd" 2>&1
+equal "shuffled rows, a known orphan flow: 4 loaded" \
+    "$(grep -c ': loaded ' "$T/outd")" 4
+equal "  the same packets" "$(pdigest dave)" "$(pdigest alice)"
+$MK corrupt dupseq "$T/a/$(ls "$T/a" | head -1)" "$T/dup.sqlite"
+$ING -c alice load "$T/dup.sqlite" >"$T/outd" 2>&1
+check "a seq twice in a flow is refused" grep -q \
+    'refused: packets: flow [0-9]*: seq [0-9]* where [0-9]* was due' "$T/outd"
 # Long idle gaps (rel_us > 2^31 - 1) start a chunk of their own.
 $MK make "$T/e" --client erin --batches 3 --flows 40 --packets 3000 \
     --seed 9 --idle 7 >/dev/null

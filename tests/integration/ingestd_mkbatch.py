@@ -16,7 +16,10 @@ tests and bench, valid ones and broken ones, with proto/batch.sql.
       writes (ingestd/sql/003_packet_chunks.sql), as LOAD DATA reads
       them (flow_id seq rel0 pk, pk escaped), for the bench.
   corrupt MODE IN OUT : a broken copy; MODE is flip, truncate, version,
-      foreign, orphan, schema, meta.
+      foreign, orphan, schema, meta, dupseq (a packet's seq twice), or
+      a changed copy that is still valid: shuffle (packets rows in
+      random order, a flow's too), knownorphan (a flow row whose flow
+      has packets here and a row in an earlier batch removed).
 """
 
 import os
@@ -232,9 +235,27 @@ def corrupt(mode, src, dst):
         db.execute("CREATE VIEW v AS SELECT * FROM flows")
     elif mode == "meta":
         db.execute("DELETE FROM meta WHERE key = 'batch_id'")
+    elif mode == "dupseq":
+        db.execute("UPDATE packets SET seq = seq - 1 WHERE rowid = (SELECT "
+                   "MAX(p.rowid) FROM packets p JOIN flows f USING "
+                   "(flow_id) WHERE p.seq > f.first_seq)")
+    elif mode == "shuffle":
+        rnd = random.Random(11)
+        rows = db.execute("SELECT * FROM packets").fetchall()
+        rnd.shuffle(rows)
+        db.execute("DELETE FROM packets")
+        db.executemany("INSERT INTO packets VALUES (?, ?, ?, ?, ?, ?)", rows)
+    elif mode == "knownorphan":
+        n = db.execute("DELETE FROM flows WHERE flow_id = (SELECT MIN("
+                       "flow_id) FROM flows WHERE first_seq > 0 AND "
+                       "flow_id IN (SELECT flow_id FROM packets))").rowcount
+        db.execute("UPDATE meta SET value = value - ? WHERE key = 'flows'",
+                   (n,))
     else:
         sys.exit("unknown mode " + mode)
     db.commit()
+    if mode == "shuffle":
+        db.execute("VACUUM")
     db.close()
 
 
