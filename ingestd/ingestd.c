@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,56 @@ connect_checked(const struct opts *o, int migrate, char *err, size_t errlen)
 }
 
 /*
+ * load validates batch i + 1 in a second thread while batch i loads:
+ * the checks are ingestd's own work, the load is mostly MySQL's, and
+ * the two overlap on a machine of two cores or more.  Two slots, used
+ * in turn; a file's outcome is still printed in the order given.
+ */
+struct slot {
+	struct batch	*b;
+	int		 state;		/* SLOT_* */
+	char		 err[REASON_MAX];
+};
+#define SLOT_FREE	0
+#define SLOT_VALID	1
+#define SLOT_REFUSED	2
+
+struct pipeline {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct slot	 slot[2];
+	const struct opts *o;
+	char		**argv;
+	int		 argc;
+	int		 stop;		/* the loader gave up: validate no more */
+};
+
+static void *
+validator(void *arg)
+{
+	struct pipeline	*p = arg;
+	struct slot	*s;
+	int		 i, r;
+
+	for (i = 0; i < p->argc; i++) {
+		s = &p->slot[i % 2];
+		pthread_mutex_lock(&p->mu);
+		while (s->state != SLOT_FREE && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+		if (p->stop)
+			break;
+		r = validate_batch(s->b, p->argv[i], p->o->client,
+		    p->o->max_batch, s->err, sizeof(s->err));
+		pthread_mutex_lock(&p->mu);
+		s->state = r == 0 ? SLOT_VALID : SLOT_REFUSED;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+/*
  * load: one line per file on stdout (loaded, duplicate, refused,
  * failed).  Exit 0 when every file is in MySQL, EXIT_INPUT when any was
  * refused, EXIT_SYSTEM when MySQL failed.
@@ -122,7 +173,10 @@ connect_checked(const struct opts *o, int migrate, char *err, size_t errlen)
 static int
 cmd_load(const struct opts *o, int argc, char **argv)
 {
+	struct pipeline	 p;
+	struct slot	*s;
 	struct batch	*b;
+	pthread_t	 th;
 	MYSQL		*my;
 	char		 err[REASON_MAX], loader[192];
 	int		 i, r, status = EXIT_OK, tries;
@@ -133,20 +187,30 @@ cmd_load(const struct opts *o, int argc, char **argv)
 		fprintf(stderr, "ingestd: %s\n", err);
 		return EXIT_SYSTEM;
 	}
-	if ((b = malloc(sizeof(*b))) == NULL)
-		fatal("malloc");
+	memset(&p, 0, sizeof(p));
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	p.o = o;
+	p.argv = argv;
+	p.argc = argc;
+	for (i = 0; i < 2; i++)
+		if ((p.slot[i].b = malloc(sizeof(*p.slot[i].b))) == NULL)
+			fatal("malloc");
+	if ((errno = pthread_create(&th, NULL, validator, &p)) != 0)
+		fatal("pthread_create");
 	loader_name(loader, sizeof(loader));
 	for (i = 0; i < argc && !quit; i++) {
-		uint64_t t0 = mono_us();
-
-		if (validate_batch(b, argv[i], o->client, o->max_batch, err,
-		    sizeof(err)) == -1) {
-			printf("%s: refused: %s\n", argv[i], err);
+		s = &p.slot[i % 2];
+		b = s->b;
+		pthread_mutex_lock(&p.mu);
+		while (s->state == SLOT_FREE)
+			pthread_cond_wait(&p.cv, &p.mu);
+		pthread_mutex_unlock(&p.mu);
+		if (s->state == SLOT_REFUSED) {
+			printf("%s: refused: %s\n", argv[i], s->err);
 			status = status == EXIT_OK ? EXIT_INPUT : status;
-			continue;
+			goto next;
 		}
-		log_debug("%s: validated in %" PRIu64 " ms", argv[i],
-		    (mono_us() - t0) / 1000);
 		for (tries = 0; ; tries++) {
 			r = load_batch(my, b, o->method, loader, err,
 			    sizeof(err));
@@ -157,12 +221,14 @@ cmd_load(const struct opts *o, int argc, char **argv)
 			mysql_close(my);
 			sleep(1);
 			if ((my = connect_checked(o, 0, err, sizeof(err))) ==
-			    NULL) {
-				fprintf(stderr, "ingestd: %s\n", err);
-				batch_close(b);
-				free(b);
-				return EXIT_SYSTEM;
-			}
+			    NULL)
+				break;
+		}
+		if (my == NULL) {
+			fprintf(stderr, "ingestd: %s\n", err);
+			batch_close(b);
+			status = EXIT_SYSTEM;
+			break;
 		}
 		switch (r) {
 		case LOAD_OK:
@@ -185,9 +251,26 @@ cmd_load(const struct opts *o, int argc, char **argv)
 		}
 		fflush(stdout);
 		batch_close(b);
+next:
+		pthread_mutex_lock(&p.mu);
+		s->state = SLOT_FREE;
+		pthread_cond_broadcast(&p.cv);
+		pthread_mutex_unlock(&p.mu);
 	}
-	free(b);
-	mysql_close(my);
+	pthread_mutex_lock(&p.mu);
+	p.stop = 1;
+	pthread_cond_broadcast(&p.cv);
+	pthread_mutex_unlock(&p.mu);
+	pthread_join(th, NULL);
+	for (i = 0; i < 2; i++) {
+		if (p.slot[i].state == SLOT_VALID)
+			batch_close(p.slot[i].b);
+		free(p.slot[i].b);
+	}
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	if (my != NULL)
+		mysql_close(my);
 	return status;
 }
 

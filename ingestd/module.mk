@@ -6,6 +6,7 @@ ingestd_SRCS = ingestd/ingestd.c ingestd/validate.c ingestd/load.c \
 	ingestd/spool.c ingestd/db.c \
 	ingestd/receive.c ingestd/enroll.c ingestd/httpparse.c
 ingestd_PKGS = libmariadb sqlite3 libmicrohttpd libcrypto libzstd
+ingestd_LIBS = -lpthread
 MANPAGES += ingestd/ingestd.8
 
 INGESTD_SQL := $(sort $(wildcard ingestd/sql/[0-9][0-9][0-9]_*.sql))
