@@ -11,6 +11,13 @@
 # packet_chunks.  Rates are packets per second throughout.
 #
 #   ceiling   that LOAD DATA of the chunk rows
+#   ceiling+flows  beside it, all that ingestd writes but the ledger:
+#             the same LOAD DATA of the chunk rows and, in the same
+#             client session, one of the flows rows ingestd keeps in the
+#             end (one per flow) into a table identical to flows.  Not
+#             a replacement for the ceiling; ingestd also upserts every
+#             batch's row of a flow that spans batches, where this
+#             inserts each flow once.
 #   rows      for scale: LOAD DATA of the same packets one row each into
 #             a table identical to 001's row-per-packet packets
 #   infile    `ingestd load` of the batches (validation, flows, ledger and
@@ -18,6 +25,8 @@
 #   insert    the same with -P insert (multi-row prepared INSERTs)
 #   bulk      the same with -P bulk (MariaDB array-bound INSERT)
 #
+# Beside each rate, the CPU seconds MariaDB spent on the best run
+# (from /proc; the wall clock of a shared machine is noisy, this less).
 # Then bytes per packet (InnoDB data + indexes, allocated on disk, after
 # a flush) for each layout tried, and what typical researcher queries
 # cost on each: one flow's packets in order, a long flow's, and a packet
@@ -49,6 +58,9 @@ $MK make "$T/b" --client bench --batches $NBATCH --flows $((NP / 20)) \
     --packets $NP --seed 5 >"$T/want"
 $MK tsv "$T"/b/*.sqlite >"$T/packets.tsv"
 $MK chunktsv "$T"/b/*.sqlite >"$T/chunks.tsv"
+$MK flowtsv "$T"/b/*.sqlite >"$T/flows.tsv"
+FLOW_COLS=$(python3 -c "import sys; sys.path.insert(0, '$TOP/tests/integration')
+import ingestd_mkbatch as m; print(', '.join(m.FLOW_TSV_COLUMNS.split()))")
 NC=$(wc -l <"$T/chunks.tsv")
 echo "batches: $(cat "$T/want"); $(du -sh "$T/b" | cut -f1) of SQLite;" \
     "$NC chunk rows ($((NP / NC)) packets each on average);" \
@@ -63,20 +75,49 @@ ROWS_TABLE="(client_id INT UNSIGNED NOT NULL, flow_id BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (client_id, flow_id, seq)) ENGINE=InnoDB"
 
 now() { date +%s.%N; }
+# MariaDB's CPU seconds so far (user + system), or 0 without /proc.
+TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+srv_cpu() {
+	awk -v t="$TCK" '{ printf "%.2f", ($14 + $15) / t }' \
+	    "/proc/$MDB_PID/stat" 2>/dev/null || echo 0
+}
+# cpu_note NAME RATE C0 C1: remember a run's server CPU beside its rate.
+cpu_note() {
+	echo "$2 $(awk -v a="$3" -v b="$4" 'BEGIN { printf "%.2f", b - a }')" \
+	    >>"$T/cpu.$1"
+}
+# cpu_of NAME RATE: the server CPU of the run that had that rate.
+cpu_of() { awk -v r="$2" '$1 == r { print $2; exit }' "$T/cpu.$1"; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
-reset() { q "TRUNCATE packet_chunks; TRUNCATE flows; TRUNCATE batches; DELETE FROM clients; DROP TABLE IF EXISTS ceiling, ceiling_rows; CREATE TABLE ceiling LIKE packet_chunks; CREATE TABLE ceiling_rows $ROWS_TABLE PAGE_COMPRESSED=1"; }
+reset() { q "TRUNCATE packet_chunks; TRUNCATE flows; TRUNCATE batches; DELETE FROM clients; DROP TABLE IF EXISTS ceiling, ceiling_rows, ceiling_flows; CREATE TABLE ceiling LIKE packet_chunks; CREATE TABLE ceiling_flows LIKE flows; CREATE TABLE ceiling_rows $ROWS_TABLE PAGE_COMPRESSED=1"; }
 
 ceiling() {
 	reset
-	t0=$(now)
+	c0=$(srv_cpu); t0=$(now)
 	mariadb --no-defaults -S "$MDB_SOCK" -uroot --local-infile=1 vbs -e \
 	    "LOAD DATA LOCAL INFILE '$T/chunks.tsv' INTO TABLE ceiling
 	     CHARACTER SET binary FIELDS TERMINATED BY '\t'
 	     (flow_id, seq, rel0, pk) SET client_id = 1, batch_id = 1"
-	t1=$(now)
+	t1=$(now); c1=$(srv_cpu)
 	[ "$(q 'SELECT SUM(LENGTH(pk) DIV 8) FROM ceiling')" = "$NP" ] ||
 	    echo "ceiling: wrong count" >&2
-	rate "$NP" "$t0" "$t1"
+	r=$(rate "$NP" "$t0" "$t1"); cpu_note ceiling "$r" "$c0" "$c1"; echo "$r"
+}
+
+ceiling_full() {
+	reset
+	c0=$(srv_cpu); t0=$(now)
+	mariadb --no-defaults -S "$MDB_SOCK" -uroot --local-infile=1 vbs -e \
+	    "LOAD DATA LOCAL INFILE '$T/chunks.tsv' INTO TABLE ceiling
+	     CHARACTER SET binary FIELDS TERMINATED BY '\t'
+	     (flow_id, seq, rel0, pk) SET client_id = 1, batch_id = 1;
+	     LOAD DATA LOCAL INFILE '$T/flows.tsv' INTO TABLE ceiling_flows
+	     CHARACTER SET binary FIELDS TERMINATED BY '\t' ($FLOW_COLS)
+	     SET client_id = 1, batch_id = 1, first_batch_id = 1"
+	t1=$(now); c1=$(srv_cpu)
+	[ "$(q 'SELECT SUM(LENGTH(pk) DIV 8) FROM ceiling')	$(q 'SELECT SUM(next_seq) FROM ceiling_flows')" = "$NP	$NP" ] ||
+	    echo "ceiling+flows: wrong count" >&2
+	r=$(rate "$NP" "$t0" "$t1"); cpu_note full "$r" "$c0" "$c1"; echo "$r"
 }
 
 ceiling_rows() {
@@ -94,34 +135,40 @@ ceiling_rows() {
 
 ingest() {
 	reset
-	t0=$(now)
+	c0=$(srv_cpu); t0=$(now)
 	$ING -P "$1" load "$T"/b/*.sqlite >/dev/null || echo "load failed" >&2
-	t1=$(now)
+	t1=$(now); c1=$(srv_cpu)
 	[ "$(q 'SELECT COUNT(*) FROM packets')" = "$NP" ] ||
 	    echo "$1: wrong count" >&2
-	rate "$NP" "$t0" "$t1"
+	r=$(rate "$NP" "$t0" "$t1"); cpu_note "$1" "$r" "$c0" "$c1"; echo "$r"
 }
 
 echo "== load rate (packets/s), best of 3 interleaved runs each"
 best() { printf '%s\n' "$@" | sort -n | tail -1; }
 worst() { printf '%s\n' "$@" | sort -n | head -1; }
-C="" R="" I="" S="" B=""
+C="" R="" I="" S="" B="" F=""
 for r in 1 2 3; do
 	C="$C $(ceiling)"; I="$I $(ingest infile)"; R="$R $(ceiling_rows)"
-	B="$B $(ingest bulk)"; S="$S $(ingest insert)"
+	F="$F $(ceiling_full)"; B="$B $(ingest bulk)"; S="$S $(ingest insert)"
 done
 c=$(best $C)
 ratio() { awk -v a="$1" -v b="$c" 'BEGIN { printf "%.2f", a / b }'; }
 ratio_rows() { awk -v a="$1" -v b="$(best $R)" 'BEGIN { printf "%.2f", a / b }'; }
+ratio_full() { awk -v a="$1" -v b="$(best $F)" 'BEGIN { printf "%.2f", a / b }'; }
 echo "ceiling: mariadb LOAD DATA LOCAL of the same $NC chunk rows from a TSV"
-echo "  into a table identical to packet_chunks: $c packets/s (runs:$C)"
+echo "  into a table identical to packet_chunks: $c packets/s," \
+    "server CPU $(cpu_of ceiling "$c") s (runs:$C)"
+echo "ceiling+flows: the same, then LOAD DATA LOCAL of the $(wc -l <"$T/flows.tsv")"
+echo "  flows rows kept in the end into a table identical to flows:" \
+    "$(best $F) packets/s, server CPU $(cpu_of full "$(best $F)") s (runs:$F)"
 echo "rows: LOAD DATA LOCAL of the $NP packets one row each into 001's"
 echo "  packets table: $(best $R) packets/s (runs:$R)"
 for m in infile bulk insert; do
 	case $m in infile) L=$I;; bulk) L=$B;; insert) L=$S;; esac
-	printf 'ingestd -P %-6s %s packets/s = %s x ceiling, %s x rows (runs:%s)\n' \
+	printf 'ingestd -P %-6s %s packets/s = %s x ceiling, %s x ceiling+flows, %s x rows, server CPU %s s (runs:%s)\n' \
 	    "$m:" "$(best $L)" "$(ratio "$(best $L)")" \
-	    "$(ratio_rows "$(best $L)")" "$L"
+	    "$(ratio_full "$(best $L)")" "$(ratio_rows "$(best $L)")" \
+	    "$(cpu_of "$m" "$(best $L)")" "$L"
 done
 # serve: the deployed form, its default two workers on one spool.
 served() {
@@ -135,14 +182,21 @@ served() {
 }
 W="$(served) $(served)"
 echo "ingestd serve -w 2 (infile): $(best $W) packets/s = $(ratio "$(best $W)") x ceiling, $(ratio_rows "$(best $W)") x rows (runs: $W)"
-# Where ingestd's time goes, per batch (its own -v log).
+# Where ingestd's time goes, per batch (its own -v log).  load checks
+# batch N + 1 in a second thread while batch N loads: the two columns
+# overlap, and each is slowed by the other on a machine of few cores.
 reset
-$ING -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk '/ ms: / {
-	for (i = 1; i <= NF; i++) {
+$ING -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk '
+	/: validated in / { for (i = 1; i <= NF; i++) {
+		if ($i == "in") vt += $(i + 1); if ($i == "integrity") vi += $(i + 1)
+		if ($i == "meta") vm += $(i + 1); if ($i == "flows") vf += $(i + 1)
+		if ($i == "packets") vp += $(i + 1) } nv++ }
+	/: loaded as batch .* ms: / { for (i = 1; i <= NF; i++) {
 		if ($i == "ledger") l += $(i + 1); if ($i == "flows") f += $(i + 1)
 		if ($i == "packets") p += $(i + 1); if ($i == "commit") c += $(i + 1)
 	} n++ }
-	END { if (n) printf "ingestd per batch (ms, mean of %d): ledger %.0f, flows %.0f, packets %.0f, commit %.0f\n", n, l/n, f/n, p/n, c/n }'
+	END { if (nv) printf "ingestd checks per batch (ms, mean of %d): %.1f: integrity %.1f, schema and meta %.1f, flows %.1f, packets %.1f\n", nv, vt/nv, vi/nv, vm/nv, vf/nv, vp/nv
+	      if (n) printf "ingestd load per batch (ms, mean of %d): ledger %.1f, flows %.1f, packets %.1f, commit %.1f\n", n, l/n, f/n, p/n, c/n }'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== bytes per packet ($NP packets; original VBS: 38.6 B; target <= 19 B)"

@@ -15,6 +15,10 @@ tests and bench, valid ones and broken ones, with proto/batch.sql.
   chunktsv BATCH... : the same packets as the packet_chunks rows ingestd
       writes (ingestd/sql/003_packet_chunks.sql), as LOAD DATA reads
       them (flow_id seq rel0 pk, pk escaped), for the bench.
+  flowtsv BATCH... : the flows rows ingestd keeps in the end, one per
+      flow (the latest row: highest next_seq, then ended; the least
+      start_us), addresses binary, as LOAD DATA reads them (the columns
+      of FLOW_TSV_COLUMNS), for the bench.
   corrupt MODE IN OUT : a broken copy; MODE is flip, truncate, version,
       foreign, orphan, schema, meta, dupseq (a packet's seq twice), or
       a changed copy that is still valid: shuffle (packets rows in
@@ -202,6 +206,53 @@ def chunktsv(paths):
             escape(pk)))
 
 
+FLOW_TSV_COLUMNS = ("flow_id start_us end_us ip_version protocol local_ip "
+                    "local_port remote_ip remote_port packets_out "
+                    "packets_in bytes_out bytes_in app pid uid exe "
+                    "label_source label_delay_us end_reason ended iface "
+                    "next_seq")
+
+
+def flowtsv(paths):
+    import ipaddress
+    keep = {}
+    for p in paths:
+        db = sqlite3.connect("file:%s?mode=ro" % p, uri=True)
+        n = dict(db.execute("SELECT flow_id, COUNT(*) FROM packets "
+                            "GROUP BY flow_id"))
+        for r in db.execute("SELECT flow_id, start_us, end_us, ip_version, "
+                            "protocol, local_ip, local_port, remote_ip, "
+                            "remote_port, packets_out, packets_in, "
+                            "bytes_out, bytes_in, app, pid, uid, exe, "
+                            "label_source, label_delay_us, end_reason, "
+                            "ended, iface, first_seq FROM flows"):
+            r = list(r)
+            r[-1] += n.get(r[0], 0)      # first_seq -> next_seq
+            old = keep.get(r[0])
+            if old is None:
+                keep[r[0]] = r
+                continue
+            start = min(old[1], r[1])
+            if (r[-1], r[20]) > (old[-1], old[20]):
+                keep[r[0]] = r
+            keep[r[0]][1] = start
+        db.close()
+    out = sys.stdout.buffer
+    for fid in sorted(keep):
+        r = keep[fid]
+        f = []
+        for i, v in enumerate(r):
+            if v is None:
+                f.append(b"\\N")
+            elif i in (5, 7):
+                f.append(escape(ipaddress.ip_address(v).packed))
+            elif isinstance(v, str):
+                f.append(escape(v.encode()))
+            else:
+                f.append(b"%d" % v)
+        out.write(b"\t".join(f) + b"\n")
+
+
 def corrupt(mode, src, dst):
     shutil.copyfile(src, dst)
     if mode in ("flip", "truncate"):
@@ -279,6 +330,8 @@ def main():
         tsv(a[1:])
     elif a[0] == "chunktsv":
         chunktsv(a[1:])
+    elif a[0] == "flowtsv":
+        flowtsv(a[1:])
     elif a[0] == "corrupt":
         corrupt(a[1], a[2], a[3])
     else:
