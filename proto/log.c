@@ -41,10 +41,13 @@ static void
 vlog(int pri, const char *fmt, va_list ap)
 {
 	if (log_foreground) {
+		/* One line whole, whichever thread logs (ingestd load). */
+		flockfile(stderr);
 		fprintf(stderr, "%s: ", log_procname);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		fflush(stderr);
+		funlockfile(stderr);
 	} else
 		vsyslog(pri, fmt, ap);
 }
