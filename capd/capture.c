@@ -294,16 +294,10 @@ capture_live_loop(struct capd *c)
 		}
 		timeout = 1000;
 		now = mono_us();
-		if (next_stats) {
-			wake = next_stats > now ? next_stats - now : 0;
-			if (wake / 1000 < (uint64_t)timeout)
-				timeout = (int)(wake / 1000);
-		}
-		if ((wake = emit_next_wakeup(&c->em)) != 0) {
-			wake = wake > now_us() ? wake - now_us() : 0;
-			if (wake / 1000 < (uint64_t)timeout)
-				timeout = (int)(wake / 1000);
-		}
+		if (next_stats)
+			timeout = poll_ms(now, next_stats, timeout);
+		if ((wake = emit_next_wakeup(&c->em)) != 0)
+			timeout = poll_ms(now_us(), wake, timeout);
 		if (poll(pfd, (nfds_t)n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;

@@ -385,12 +385,8 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 	while (!stop_signal) {
 		timeout = LIVE_TICK_MS;
 		mono = mono_us();
-		if (fd->inflight > 0) {
-			now = win_start + WIN_US > mono ? win_start + WIN_US -
-			    mono : 0;
-			if (now / 1000 + 1 < (uint64_t)timeout)
-				timeout = (int)(now / 1000 + 1);
-		}
+		if (fd->inflight > 0)
+			timeout = poll_ms(mono, win_start + WIN_US, timeout);
 		for (i = 0; i < LIVE_INPUTS; i++) {
 			pfd[i].fd = ins[i].sock;
 			/* a drained socket with a window: wait for the commit */

@@ -314,6 +314,7 @@ void	 fatalx(const char *, ...)
 /* util.c */
 uint64_t now_us(void);
 uint64_t mono_us(void);
+int	 poll_ms(uint64_t, uint64_t, int);
 const char *addr_ntop(uint8_t, const uint8_t *, char *, size_t);
 int	 addr_pton(const char *, uint8_t *, uint8_t *);
 int	 prefix_parse(const char *, struct local_net *);

@@ -36,6 +36,22 @@ mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * A poll(2) timeout: milliseconds from now until at (microseconds of
+ * one clock), at most max.  Rounded up: rounded down, the last
+ * millisecond before every deadline was a busy loop of zero timeouts.
+ */
+int
+poll_ms(uint64_t now, uint64_t at, int max)
+{
+	uint64_t	ms;
+
+	if (at <= now)
+		return 0;
+	ms = (at - now + 999) / 1000;
+	return ms < (uint64_t)max ? (int)ms : max;
+}
+
 const char *
 addr_ntop(uint8_t ipver, const uint8_t *a, char *buf, size_t len)
 {

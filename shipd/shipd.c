@@ -228,9 +228,8 @@ ship_loop(struct shipd *s, struct watch *w, int sigr)
 			break;
 		timeout = wfd == -1 ? POLL_MS : RESCAN_MS;
 		now = mono_us();
-		if (left > 0 && s->next_try > now &&
-		    (s->next_try - now) / 1000 + 1 < (uint64_t)timeout)
-			timeout = (int)((s->next_try - now) / 1000 + 1);
+		if (left > 0 && s->next_try > now)
+			timeout = poll_ms(now, s->next_try, timeout);
 		n = 0;
 		pfd[n].fd = sigr;
 		pfd[n++].events = POLLIN;

@@ -8,8 +8,9 @@
  * it reads a byte from flowd.
  *
  * The loop: process events (so that new processes are known), owners
- * named by the eBPF backend when it runs, destroy events (closes), flowd's look-ups (answered at once), a full dump
- * every dump_interval, counters every stats_interval.
+ * named by the eBPF backend when it runs, destroy events (closes),
+ * flowd's look-ups (answered at once), a full dump every
+ * dump_interval, counters every stats_interval.
  */
 
 #include <sys/types.h>
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,12 +76,6 @@ signals(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-}
-
-static uint64_t
-deadline(uint64_t now, uint64_t at)
-{
-	return at > now ? (at - now + 999) / 1000 : 0;
 }
 
 /* -q -: one look-up a line on standard input, the answer on stdout. */
@@ -203,10 +199,9 @@ loop(int dump_ms, int stats_ms, int use_destroy)
 			pfd[i_in = n++] = (struct pollfd){ STDIN_FILENO,
 			    POLLIN, 0 };
 		now = mono_us();
-		timeout = (int)deadline(now, next_dump);
-		if (next_stats != UINT64_MAX &&
-		    (int)deadline(now, next_stats) < timeout)
-			timeout = (int)deadline(now, next_stats);
+		timeout = poll_ms(now, next_dump, INT_MAX);
+		if (next_stats != UINT64_MAX)
+			timeout = poll_ms(now, next_stats, timeout);
 		if ((r = emit_reconnect()) >= 0 && r < timeout)
 			timeout = r;
 		if (poll(pfd, (nfds_t)n, timeout) == -1) {
