@@ -42,8 +42,9 @@ kills=0 midway=0 round=0 resent=0
 while [ $kills -lt 30 ] && [ $round -lt 100 ]; do
 	round=$((round + 1))
 	# Batches sent again under new names: they must be acknowledged.
-	if [ "$(ls "$S/incoming" "$S/claim" | grep -c sqlite)" -lt 3 ]; then
-		for f in $(ls "$T"/a/*.sqlite | sort -R | head -4); do
+	# Enough of them that a worker is still loading when it is killed.
+	if [ "$(ls "$S/incoming" "$S/claim" | grep -c sqlite)" -lt 10 ]; then
+		for f in $(ls "$T"/a/*.sqlite | sort -R | head -12); do
 			b=${f##*/}
 			cp "$f" "$S/incoming/alice.again$round-${b#alice.}"
 			resent=$((resent + 1))
@@ -55,7 +56,17 @@ while [ $kills -lt 30 ] && [ $round -lt 100 ]; do
 		$ING -d -s "$S" -w 2 serve >/dev/null 2>&1 &
 	fi
 	pid=$!
-	sleep "0.$(rand 8)$(rand 10)"
+	# serve: a random moment after a worker first claims a batch, so
+	# that most kills land while batches load; load claims nothing.
+	if [ $((round % 3)) -ne 0 ]; then
+		i=0
+		while [ $i -lt 300 ] && ! ls "$S/claim" | grep -q '~'; do
+			sleep 0.01; i=$((i + 1))
+		done
+		sleep "0.$(rand 3)$(rand 10)"
+	else
+		sleep "0.$(rand 8)$(rand 10)"
+	fi
 	# Only a kill of a loader still at work counts.
 	kids=$(pgrep -P $pid)
 	kill -9 $kids $pid 2>/dev/null && kills=$((kills + 1))
