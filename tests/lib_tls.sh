@@ -2,8 +2,10 @@
 # the real TLS of shipd, ingestd and vbsctl enroll.  Sourced after
 # tests/lib.sh, never run.  Nothing here is kept: every key is new.
 #
-#	tls_make DIR	DIR/ca.crt, DIR/server.crt, DIR/server.key for
-#			127.0.0.1, ::1 and localhost; DIR/other-ca.crt, a
+#	tls_make DIR [SAN...]
+#			DIR/ca.crt, DIR/server.crt, DIR/server.key for
+#			127.0.0.1, ::1, localhost and each SAN given (as
+#			IP:198.18.4.2); DIR/other-ca.crt, a
 #			CA the server does not chain to; TLS_PIN, the
 #			server key's sha256// pin; TLS_BADPIN, another
 #	tls_available	openssl is there
@@ -19,7 +21,9 @@ pin_of() {
 }
 
 tls_make() {
-	_d=$1
+	_d=$1; shift
+	_san=DNS:localhost,IP:127.0.0.1,IP:::1
+	for _ts in "$@"; do _san=$_san,$_ts; done
 	mkdir -p "$_d"
 	(
 	cd "$_d" || exit 1
@@ -35,7 +39,7 @@ tls_make() {
 	printf '%s\n' "basicConstraints=CA:FALSE" \
 	    "keyUsage=digitalSignature,keyEncipherment" \
 	    "extendedKeyUsage=serverAuth" \
-	    "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" >server.ext
+	    "subjectAltName=$_san" >server.ext
 	openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
 	    -CAcreateserial -out server.crt -days 2 -extfile server.ext \
 	    >/dev/null 2>&1 || exit 1
