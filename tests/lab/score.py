@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # tests/lab/score.py TRUTH.tsv [JOBS.tsv] BATCH_OR_DIR...: score flowd's
 # batches against the lab's ground truth (a test tool, not part of VBS).
+# A directory gives every file in it not named .*: an outbox (ID.sqlite)
+# or the done/ of ingestd's spool (CLIENT.ID, the files as loaded).
 #
 # Each flow is the row a loader keeps (per flow_id, the one with
 # ended = 1, else the latest).  TCP and UDP flows are matched to the
@@ -10,8 +12,11 @@
 # 6-50, >50 packets), program and label provenance, as TAP diagnostics,
 # and last a line
 #   SCORE flows=N labelled=N right=N stray=N other=N worst=PCT bucket=B
+#         missing=N ids=N packets=N
 # where worst is the lowest right share of any protocol, IP version or
-# length bucket.  With -j, writes the same figures as JSON to stdout
+# length bucket; ids counts the distinct flow ids of every protocol (one
+# row each in MySQL's flows) and packets the packets rows of all the
+# batches (MySQL's packets, once each batch is loaded).  With -j, writes the same figures as JSON to stdout
 # instead of the table.
 import collections, glob, json, os, sqlite3, sys
 
@@ -26,10 +31,12 @@ def load_rows(paths):
     files = []
     for p in paths:
         if os.path.isdir(p):
-            files += sorted(glob.glob(os.path.join(p, "*.sqlite")))
+            files += sorted(f for f in glob.glob(os.path.join(p, "*"))
+                            if os.path.isfile(f))
         else:
             files.append(p)
     best = {}
+    packets = 0
     for f in files:
         db = sqlite3.connect("file:%s?mode=ro" % f, uri=True)
         db.row_factory = sqlite3.Row
@@ -39,8 +46,9 @@ def load_rows(paths):
             if old is None or (r["ended"], r["end_us"]) > \
                     (old["ended"], old["end_us"]):
                 best[r["flow_id"]] = r
+        packets += db.execute("SELECT COUNT(*) FROM packets").fetchone()[0]
         db.close()
-    return files, list(best.values())
+    return files, list(best.values()), packets
 
 
 def main(argv):
@@ -55,7 +63,7 @@ def main(argv):
     for line in open(truth_path).read().splitlines()[1:]:
         proto, port, app, uid, prog = line.split("\t")
         truth[(proto, int(port))] = (app, int(uid), prog)
-    files, rows = load_rows(batches)
+    files, rows, packets = load_rows(batches)
 
     cnt = collections.defaultdict(lambda: [0, 0, 0])  # flows, labelled, right
     prov = collections.Counter()
@@ -125,6 +133,7 @@ def main(argv):
         "label_delay_us_p99": delays[int(len(delays) * 0.99)] if delays
         else None,
         "missing": [list(m[0]) + [m[1], m[2]] for m in missing],
+        "ids": len(rows), "packets": packets,
     }
     if as_json:
         json.dump(summary, sys.stdout, indent=1, sort_keys=True)
@@ -166,9 +175,10 @@ def main(argv):
         print("# fewer flows than jobs: %s/%d ipv%d: %d jobs, %d flows"
               % (k[0], k[1], k[2], v, s))
     print("SCORE flows=%d labelled=%d right=%d stray=%d other=%d "
-          "worst=%.2f bucket=%s missing=%d" % (cnt["all"][0],
-          cnt["all"][1], cnt["all"][2], stray, other, worst,
-          worst_b.replace(" ", "_"), len(missing)))
+          "worst=%.2f bucket=%s missing=%d ids=%d packets=%d"
+          % (cnt["all"][0], cnt["all"][1], cnt["all"][2], stray, other,
+             worst, worst_b.replace(" ", "_"), len(missing), len(rows),
+             packets))
     return 0
 
 
