@@ -3,19 +3,30 @@
 # (vbs-lab-cPID, the client, 198.18.4.1 and fd00:4::1; vbs-lab-sPID, the
 # server, 198.18.4.2 and fd00:4::2); real servers in the server namespace
 # whose answers are held LAB_DELAY_MS by nfqdelay, as Internet round
-# trips; the whole VBS client under vbsd in the client namespace; real
-# programs as traffic (tests/lab/traffic.py); a scorer against the truth
-# (tests/lab/score.py).  Every process started here is bounded in time
-# and killed at exit; the namespaces (and with them their iptables
-# rules) are deleted.
+# trips; the VBS server there too (`ingestd serve -k` on 198.18.4.2:8443,
+# TLS from a test CA, a private MariaDB on a Unix socket); the whole VBS
+# client under vbsd in the client namespace, shipd uploading to that
+# server; real programs as traffic (tests/lab/traffic.py); a scorer
+# against the truth (tests/lab/score.py) of the batches as ingestd loaded
+# them.  Without MariaDB the client runs without shipd and its outbox is
+# scored (LAB_SHIP empty; lab_ship_need says why).  Every process
+# started here is bounded in time and killed at exit; the namespaces
+# (and with them their iptables rules) are deleted.
 #
 #   lab_init            names, scratch directory, cleanup trap
 #   lab_net             the namespaces and the veth
+#   lab_ship_need NAME  LAB_SHIP=1 when the server side can run, else a
+#                       skip line for NAME and LAB_SHIP empty
 #   lab_servers SECS    nfqdelay, servers.py, dnsmasq, openssl s_server
-#   lab_conf [EXTRA]    write $LAB_T/vbs.conf (EXTRA: more lines)
+#   lab_ingest SECS     MariaDB, ingestd serve -k, the client enrolled
+#   lab_conf [EXTRA]    write $LAB_T/vbs.conf (EXTRA: more lines); shipd
+#                       is a stage when LAB_SHIP is set
 #   lab_vbsd_start      vbsd -d in the client namespace, wait for capd up
 #   lab_vbsd_stop       ordered shutdown through vbsctl, wait for exit
+#   lab_shipped SECS    wait until the outbox is empty and ingestd has
+#                       loaded every batch
 #   lab_pids            pids of vbsd and its stages, one a line
+#   lab_score NAME      score the batches (ingestd's or the outbox)
 #   lab_cx CMD...       run CMD in the client namespace
 #   lab_sx CMD...       run CMD in the server namespace
 
@@ -26,6 +37,11 @@ LAB_PY=/usr/bin/python3
 LAB_S4=198.18.4.2
 LAB_S6=fd00:4::2
 export LAB_S4 LAB_S6
+# ingestd's port: no program of traffic.py talks to it
+LAB_IPORT=8443
+LAB_SHIP=
+
+. "$TOP/tests/lib_ingestd.sh"
 
 lab_cx() { ip netns exec "$LAB_C" "$@"; }
 lab_sx() { ip netns exec "$LAB_S" "$@"; }
@@ -43,6 +59,23 @@ lab_need() {
 			exit 1; }
 	done
 	ensure_users || { not_ok "$1: users"; exit 1; }
+}
+
+# lab_ship_need NAME: shipd and the server side, or a skip with the
+# reason; the rest of the lab runs either way.
+lab_ship_need() {
+	LAB_SHIP=
+	for _b in shipd ingestd; do
+		[ -x "$BIN/$_b" ] || { not_ok "$1: build $_b first (make all)"
+			exit 1; }
+	done
+	if ! mariadb_available; then
+		skip "$1: batches shipped to ingestd" "no mariadbd"
+	elif ! tls_available; then
+		skip "$1: batches shipped to ingestd" "no openssl"
+	else
+		LAB_SHIP=1
+	fi
 }
 
 lab_init() {
@@ -80,6 +113,8 @@ lab_cleanup() {
 		done
 		ip netns del "$_ns" 2>/dev/null
 	done
+	# after ingestd, its client: MariaDB runs outside the namespaces
+	mariadb_stop
 	if [ -n "${LAB_KEEP:-}" ]; then
 		echo "# lab kept in $LAB_T"
 	else
@@ -134,14 +169,55 @@ lab_servers() {
 	    ss -Huln | grep -q ":53 "' || return 1
 }
 
-# lab_conf [LINES]: the client's vbs.conf, everything in $LAB_T.
+# lab_ingest SECONDS: the VBS server in the server namespace, bounded
+# by SECONDS: MariaDB (in the root namespace: it needs only its Unix
+# socket, which ingestd reaches through the file system), `ingestd
+# serve -k` on $LAB_S4:$LAB_IPORT with a certificate of a test CA, and
+# the client enrolled from its namespace ($LAB_T/data/ship.cred, vbs's).
+# -k keeps each loaded file in spool/done/ for the scorer.
+lab_ingest() {
+	_ld=$LAB_T/ingest
+	mkdir -p "$_ld"
+	tls_make "$_ld/tls" "IP:$LAB_S4" || { diag "test CA"; return 1; }
+	ingestd_setup "$_ld" "$LAB_S4:$LAB_IPORT" "rate_per_client = 0"
+	_rc=$?
+	trap lab_cleanup EXIT
+	[ $_rc -eq 0 ] || return 1
+	ingestd_enroll_cmd "$_ld" || { diag "no enrolment command"; return 1; }
+	lab_sx timeout "$1" "$ING" -f "$ING_CONF" -d -k serve \
+	    >"$LAB_T/ingestd.log" 2>&1 &
+	LAB_URL=https://$LAB_S4:$LAB_IPORT
+	wait_for 20 lab_cx curl -s -o /dev/null --cacert "$_ld/tls/ca.crt" \
+	    "$LAB_URL/" || { diag "ingestd serve did not answer on $LAB_URL:"
+		tail -5 "$LAB_T/ingestd.log" | sed 's/^/# /'; return 1; }
+	ingestd_enroll "$LAB_URL" "$_ld/tls/ca.crt" "$LAB_T/data/ship.cred" \
+	    "$_ld/enroll.log" ip netns exec "$LAB_C" >/dev/null || return 1
+}
+
+# lab_conf [LINES]: the client's vbs.conf, everything in $LAB_T.  With
+# shipd, flowd's client_id is left empty: the credentials' id, as an
+# enrolled client is installed.
 lab_conf() {
+	if [ -n "$LAB_SHIP" ]; then
+		_stages="flowd sockd capd shipd"
+		_cid=
+		_ship="[shipd]
+server_url = $LAB_URL
+ca_file = $LAB_T/ingest/tls/ca.crt
+credentials = $LAB_T/data/ship.cred
+retry_min = 1s
+retry_max = 2s"
+	else
+		_stages="flowd sockd capd"
+		_cid=lab
+		_ship=
+	fi
 	cat >"$LAB_T/vbs.conf" <<EOF
 [vbsd]
 runtime_dir = $LAB_T/run
 data_dir = $LAB_T/data
 control_socket = $LAB_T/run/vbsd.sock
-stages = flowd sockd capd
+stages = $_stages
 stop_grace = 20s
 
 [capd]
@@ -154,7 +230,9 @@ outbox = $LAB_T/data/outbox
 work_dir = $LAB_T/data/work
 privacy = clear
 privacy_key_file = $LAB_T/data/privacy.key
-client_id = lab
+client_id = $_cid
+
+$_ship
 ${1:-}
 EOF
 }
@@ -218,21 +296,67 @@ lab_vbsd_stop() {
 	return $_rc
 }
 
+# lab_spooled: nothing left in ingestd's spool but done/ (all loaded).
+lab_spooled() {
+	[ -z "$(ls -A "$LAB_T/ingest/spool/incoming" \
+	    "$LAB_T/ingest/spool/claim" 2>/dev/null | grep -v -e '^$' -e ':$')" ]
+}
+
+# lab_shipped SECONDS: after the ordered shutdown (shipd's last upload),
+# wait until the outbox is empty and ingestd has loaded every batch;
+# non-zero, saying which, when that takes longer than SECONDS.
+lab_shipped() {
+	[ -n "$LAB_SHIP" ] || return 0
+	wait_for "$1" sh -c "! ls '$LAB_T/data/outbox' | grep -q '\.sqlite\$'" || {
+		diag "the outbox still holds $(ls "$LAB_T/data/outbox" |
+		    grep -c '\.sqlite$') batches after $1 s: shipd did not upload them:"
+		grep shipd "$LAB_T/vbsd.log" | tail -5 | sed 's/^/# /'
+		return 1; }
+	wait_for "$1" lab_spooled || {
+		diag "ingestd did not load every batch in $1 s:"
+		ls -R "$LAB_T/ingest/spool" | sed 's/^/# /'
+		tail -5 "$LAB_T/ingestd.log" | sed 's/^/# /'
+		return 1; }
+	if [ -n "$(ls -A "$LAB_T/ingest/spool/quarantine")" ]; then
+		diag "ingestd refused batches:"
+		cat "$LAB_T/ingest/spool/quarantine"/*.reason | sed 's/^/# /'
+		return 1
+	fi
+}
+
 # lab_pids: vbsd and every stage it runs.
 lab_pids() {
 	echo "$LAB_VBSD"
 	ps -o pid= --ppid "$LAB_VBSD" 2>/dev/null | tr -d ' '
 }
 
-# lab_score NAME MIN: score the outbox against the truth; ok when the
-# right share of every protocol, IP version and length bucket is at
-# least MIN percent.  Prints the table as diagnostics.
+# lab_score NAME: score the batches against the truth, setting LS_flows,
+# LS_worst and the rest of the SCORE line; prints the table as
+# diagnostics.  With shipd the batches are those ingestd loaded (spool
+# done/), and three more lines: the outbox is empty, and MySQL holds as
+# many flows (one row a flow id) and packets as those files.  shipd's own
+# uploads while capd ran are flows too: the truth gets their port, as
+# shipd's, the vbs user's.
 lab_score() {
+	_src=$LAB_T/data/outbox
+	if [ -n "$LAB_SHIP" ]; then
+		_src=$LAB_T/ingest/spool/done
+		printf 'tcp\t%s\tshipd\t%s\tshipd/vbs\n' "$LAB_IPORT" \
+		    "$(id -u vbs)" >>"$LAB_T/out/truth.tsv"
+	fi
 	"$LAB_PY" "$LAB/score.py" "$LAB_T/out/truth.tsv" "$LAB_T/out/jobs.tsv" \
-	    "$LAB_T/data/outbox" >"$LAB_T/score.txt" 2>&1
+	    "$_src" >"$LAB_T/score.txt" 2>&1
 	grep -v '^SCORE' "$LAB_T/score.txt"
 	_line=$(grep '^SCORE' "$LAB_T/score.txt")
-	[ -n "$_line" ] || { not_ok "$1: scorer failed"; return 1; }
+	[ -n "$_line" ] || { not_ok "$1: scorer failed"
+		sed 's/^/# /' "$LAB_T/score.txt"; return 1; }
 	echo "# $_line"
 	eval "$(echo "$_line" | sed 's/^SCORE //; s/\([a-z]*\)=/LS_\1=/g')"
+	[ -n "$LAB_SHIP" ] || return 0
+	_left=$(ls "$LAB_T/data/outbox" | grep -c '\.sqlite$')
+	equal "$1: the outbox is empty, every batch shipped" "$_left" 0
+	equal "$1: MySQL's flows are the loaded batches' flow ids" \
+	    "$(mdb 'SELECT COUNT(*) FROM vbs.flows')" "$LS_ids"
+	equal "$1: MySQL's packets are the loaded batches' packets" \
+	    "$(mdb 'SELECT COUNT(*) FROM vbs.packets')" "$LS_packets"
 }
