@@ -1,22 +1,27 @@
 #!/bin/sh
 # tests/bench/lab.sh: the ground-truth lab's full table (issue 9), in
-# `make bench`.  In the lab of tests/lab/lab.sh (the VBS client under
-# vbsd in one namespace, real servers answering LAB_DELAY_MS late in
-# another; 198.18.4.0/24 and fd00:4::/64):
+# `make bench`.  In the lab of tests/lab/lab.sh (the whole VBS client,
+# flowd, sockd, capd and shipd, under vbsd in one namespace; real
+# servers answering LAB_DELAY_MS late in another, with ingestd and a
+# private MariaDB as the VBS server; 198.18.4.0/24 and fd00:4::/64):
 #  1. labelling: LAB_BENCH_JOBS (1500) jobs of real programs, scored by
 #     protocol, IP version, flow length and program, with the label
-#     provenance mix; target >= 99.5% right in every bucket;
-#  2. cost: CPU of vbsd and every stage from /proc (utime + stime) while
-#     a python3 client sends a steady LAB_PPS (2000) packets/s for
-#     LAB_SECS (60) s; target <= 0.2% of one core.  Peak RSS (VmHWM) of
-#     each client process and their sum; target <= 32 MB;
+#     provenance mix, from the batches as ingestd loaded them (MySQL
+#     must hold all of them); target >= 99.5% right in every bucket;
+#  2. cost: CPU of vbsd and every stage, shipd too, from /proc (utime +
+#     stime) while a python3 client sends a steady LAB_PPS (2000)
+#     packets/s for LAB_SECS (60) s; target <= 0.2% of one core.  Peak
+#     RSS (VmHWM) of each client process and their sum; target <= 32 MB;
 #  3. loss: tcpreplay of the mkbig capture ($SHARED/tools/mkbig.sh, cached
 #     in build/bench/big.pcap) onto the veth at 50k, 200k and 1M
 #     packets/s, at most LAB_LOSS_SECS (8) s each, with a fresh client
 #     each time; capd's kernel and buffer drops beside those of a
 #     tcpdump on the same interface, same snaplen and buffer (LAB_BUF_K,
-#     4096 KiB: capd's default), same run.
+#     4096 KiB: capd's default), same run; the client without shipd,
+#     its outbox read for capd's counters.
 #     Target: capd never drops more than tcpdump.
+# Without MariaDB the client runs without shipd (said so) and 1 scores
+# its outbox.
 # Figures beside the original VBS's: 14% unlabelled, 1.7% CPU, >= 64 MB.
 
 . "$(dirname "$0")/../lib.sh"
@@ -26,6 +31,7 @@ cd "$TOP" || exit 111
 N="lab bench"
 LAB_NEED_MORE="tcpreplay tcpdump"
 lab_need "$N"
+lab_ship_need "$N"
 JOBS=${LAB_BENCH_JOBS:-1500}
 PPS=${LAB_PPS:-2000}
 SECS=${LAB_SECS:-60}
@@ -34,6 +40,9 @@ HZ=$(getconf CLK_TCK)
 lab_init
 lab_net || { not_ok "$N: namespaces"; exit 1; }
 lab_servers 900 || { not_ok "$N: servers"; exit 1; }
+if [ -n "$LAB_SHIP" ]; then
+	lab_ingest 900 || { not_ok "$N: ingestd and MariaDB"; exit 1; }
+fi
 # capd's buffer is written out so that tcpdump gets the same one below;
 # LAB_CONF_EXTRA adds lines (\n for new lines) for experiments.
 BUF_K=${LAB_BUF_K:-4096}
@@ -58,10 +67,13 @@ pids=$(lab_pids | tr '\n' ' ')
 names=""
 for p in $pids; do names="$names $(cat /proc/$p/comm)"; done
 diag "client processes:$names ($pids)"
-case "$names" in
-*vbsd*flowd*sockd*capd*) ;;
-*) not_ok "$N: vbsd and its three stages are running ($names)"; exit 1 ;;
-esac
+want="vbsd flowd sockd capd${LAB_SHIP:+ shipd}"
+for w in $want; do
+	case " $names " in
+	*" $w "*) ;;
+	*) not_ok "$N: $want are running ($names)"; exit 1 ;;
+	esac
+done
 before=""
 for p in $pids; do before="$before $(ticks "$p")"; done
 s0=$(date +%s.%N)
@@ -89,6 +101,9 @@ done
 rss=$(echo "$rss_sum" | awk '{printf "%.1f", $1 / 1024}')
 echo "# peak RSS, sum of client processes: $rss MB (original VBS: >= 64 MB)"
 lab_vbsd_stop || not_ok "$N: ordered shutdown"
+if [ -n "$LAB_SHIP" ]; then
+	check "$N: shipd uploaded every batch and ingestd loaded it" lab_shipped 30
+fi
 
 lab_score "$N"
 echo "# labelled right: $LS_right of $LS_flows flows; worst bucket $LS_bucket $LS_worst% (original VBS: 86% labelled)"
@@ -119,6 +134,10 @@ meta() {	# meta KEY: the value in the last batch of the outbox
 		break
 	done
 }
+# The loss runs measure capture alone, as before shipd was in the lab,
+# and read capd's counters from the last batch in the outbox: no shipd.
+LAB_SHIP=
+lab_conf "$(printf '[capd]\nbuffer_size = %sk\n%b' "$BUF_K" "${LAB_CONF_EXTRA:-}")"
 echo "# loss: tcpreplay $big onto $LAB_VS (arrives on $LAB_VC), snaplen 256, buffer $BUF_K KiB for both"
 echo "# rate      sent   achieved  | tcpdump recv  kdrop  ifdrop | capd recv  kdrop  ifdrop  bufdrop"
 worse=0
