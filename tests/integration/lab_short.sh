@@ -32,7 +32,11 @@ if [ -n "$LAB_SHIP" ]; then
 fi
 lab_conf
 lab_vbsd_start || { not_ok "$N: vbsd"; exit 1; }
-ok "$N: vbsd runs flowd, sockd, capd${LAB_SHIP:+ and shipd} in $LAB_C"
+if [ -n "$LAB_SHIP" ]; then
+	ok "$N: vbsd runs flowd, sockd, capd and shipd in $LAB_C"
+else
+	ok "$N: vbsd runs flowd, sockd and capd in $LAB_C"
+fi
 
 t0=$(date +%s)
 lab_cx env PATH="$PATH" "$LAB_PY" "$LAB/traffic.py" mix "$LAB_T/out" \

@@ -21,7 +21,8 @@
 #   lab_ingest SECS     MariaDB, ingestd serve -k, the client enrolled
 #   lab_conf [EXTRA]    write $LAB_T/vbs.conf (EXTRA: more lines); shipd
 #                       is a stage when LAB_SHIP is set
-#   lab_vbsd_start      vbsd -d in the client namespace, wait for capd up
+#   lab_vbsd_start      vbsd -d in the client namespace, wait for capd
+#                       (and shipd) up
 #   lab_vbsd_stop       ordered shutdown through vbsctl, wait for exit
 #   lab_shipped SECS    wait until the outbox is empty and ingestd has
 #                       loaded every batch
@@ -179,7 +180,7 @@ lab_ingest() {
 	_ld=$LAB_T/ingest
 	mkdir -p "$_ld"
 	tls_make "$_ld/tls" "IP:$LAB_S4" || { diag "test CA"; return 1; }
-	ingestd_setup "$_ld" "$LAB_S4:$LAB_IPORT" "rate_per_client = 0"
+	ingestd_setup "$_ld" "$LAB_S4:$LAB_IPORT"
 	_rc=$?
 	trap lab_cleanup EXIT
 	[ $_rc -eq 0 ] || return 1
@@ -273,11 +274,13 @@ lab_vbsd_start() {
 	ip netns exec "$LAB_C" "$_bin/vbsd" -d -f "$LAB_T/vbs.conf" \
 	    >>"$LAB_T/vbsd.log" 2>&1 &
 	LAB_VBSD=$!
-	wait_for 30 sh -c "'$BIN/vbsctl' -s '$LAB_T/run/vbsd.sock' status |
-	    grep -q '^capd *up'" || {
-		diag "vbsd did not bring capd up:"
-		tail -20 "$LAB_T/vbsd.log" | sed 's/^/# /'
-		return 1; }
+	for _st in capd ${LAB_SHIP:+shipd}; do
+		wait_for 30 sh -c "'$BIN/vbsctl' -s '$LAB_T/run/vbsd.sock' \
+		    status | grep -q '^$_st *up'" || {
+			diag "vbsd did not bring $_st up:"
+			tail -20 "$LAB_T/vbsd.log" | sed 's/^/# /'
+			return 1; }
+	done
 }
 
 lab_vbsd_stop() {
