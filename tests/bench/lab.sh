@@ -12,6 +12,7 @@
 #     stime) while a python3 client sends a steady LAB_PPS (2000)
 #     packets/s for LAB_SECS (60) s; target <= 0.2% of one core.  Peak
 #     RSS (VmHWM) of each client process and their sum; target <= 32 MB;
+#     beside it RSS, anonymous RSS and PSS after the steady run;
 #  3. loss: tcpreplay of the mkbig capture ($SHARED/tools/mkbig.sh, cached
 #     in build/bench/big.pcap) onto the veth at 50k, 200k and 1M
 #     packets/s, at most LAB_LOSS_SECS (8) s each, with a fresh client
@@ -91,15 +92,27 @@ for p in $pids; do
 done
 cpu=$(echo "$total $HZ $s0 $s1" | awk '{printf "%.3f", 100 * $1 / $2 / ($4 - $3)}')
 echo "# CPU, all client processes, steady ${PPS} pkt/s for ${SECS} s: $cpu% of one core (original VBS: 1.7%)"
-rss_sum=0
+# Peak RSS is the target's measure.  Beside it, what each process holds
+# now, the part of that of its own (anonymous), and its proportional
+# share (PSS: a page shared by n processes counts 1/n), since RSS counts
+# every shared library and the capture ring in every process that maps
+# them.
+mb() { echo "$1" | awk '{printf "%.1f", $1 / 1024}'; }
+rss_sum=0 now_sum=0 anon_sum=0 pss_sum=0
 for p in $pids; do
 	k=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status")
-	rss_sum=$((rss_sum + k))
-	diag "$(printf '%-8s peak RSS %6.1f MB' "$(cat /proc/$p/comm)" \
-	    "$(echo "$k" | awk '{print $1 / 1024}')")"
+	r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status")
+	a=$(awk '/^RssAnon/ {print $2}' "/proc/$p/status")
+	ps=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup")
+	rss_sum=$((rss_sum + k)) now_sum=$((now_sum + r))
+	anon_sum=$((anon_sum + a)) pss_sum=$((pss_sum + ps))
+	diag "$(printf '%-8s peak RSS %6.1f MB; now RSS %5.1f, anonymous %5.1f, PSS %5.1f MB' \
+	    "$(cat /proc/$p/comm)" "$(mb "$k")" "$(mb "$r")" "$(mb "$a")" \
+	    "$(mb "$ps")")"
 done
-rss=$(echo "$rss_sum" | awk '{printf "%.1f", $1 / 1024}')
+rss=$(mb "$rss_sum")
 echo "# peak RSS, sum of client processes: $rss MB (original VBS: >= 64 MB)"
+echo "# after the steady run, sums: RSS $(mb "$now_sum") MB, anonymous $(mb "$anon_sum") MB, PSS $(mb "$pss_sum") MB"
 lab_vbsd_stop || not_ok "$N: ordered shutdown"
 if [ -n "$LAB_SHIP" ]; then
 	check "$N: shipd uploaded every batch and ingestd loaded it" lab_shipped 30
