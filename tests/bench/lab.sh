@@ -51,9 +51,11 @@ lab_conf "$(printf '[capd]\nbuffer_size = %sk\n%b' "$BUF_K" "${LAB_CONF_EXTRA:-}
 lab_vbsd_start || { not_ok "$N: vbsd"; exit 1; }
 
 # 1. labelling
+lab_wire_start 500 || not_ok "$N: the server's side of the wire is recorded"
 t0=$(date +%s)
 lab_cx env PATH="$PATH" "$LAB_PY" "$LAB/traffic.py" mix "$LAB_T/out" \
     "$JOBS" 400 8 3 | grep '^#'
+lab_wire_stop || not_ok "$N: the wire recording ends"
 diag "mix: $(($(wc -l <"$LAB_T/out/jobs.tsv") - 1)) jobs in $(( $(date +%s) - t0 )) s, answers ${LAB_DELAY_MS} ms late"
 sleep 5
 

@@ -8,7 +8,9 @@
 # s_client, python3 sockets; refused connections and UDP one-shots; IPv4
 # and IPv6; root and a second user); an ordered shutdown, shipd's last
 # upload; then the batches as ingestd loaded them are scored against the
-# ground truth, and MySQL must hold all of them.  Fails when fewer than
+# ground truth, and MySQL must hold all of them; every job must have
+# its flow (UDP jobs that reused a 5-tuple, as tcpdump on the server's
+# side saw it, have one).  Fails when fewer than
 # 99% of the flows of any protocol, IP version or length bucket (1-5,
 # 6-50, >50 packets) carry the right program and uid.  Without MariaDB
 # the shipping is skipped (said so) and the outbox is scored.
@@ -20,6 +22,7 @@
 . "$TOP/tests/lab/lab.sh"
 
 N="lab short"
+LAB_NEED_MORE=tcpdump
 lab_need "$N"
 lab_ship_need "$N"
 lab_init
@@ -38,9 +41,11 @@ else
 	ok "$N: vbsd runs flowd, sockd and capd in $LAB_C"
 fi
 
+check "$N: the server's side of the wire is recorded" lab_wire_start 170
 t0=$(date +%s)
 lab_cx env PATH="$PATH" "$LAB_PY" "$LAB/traffic.py" mix "$LAB_T/out" \
     "$JOBS" 90 8 1 | grep '^#'
+check "$N: the wire recording ends" lab_wire_stop
 ran=$(($(wc -l <"$LAB_T/out/jobs.tsv") - 1))
 diag "traffic: $ran jobs in $(( $(date +%s) - t0 )) s, answers ${LAB_DELAY_MS} ms late"
 check "$N: the traffic mix ran ($ran of $JOBS jobs)" [ "$ran" -ge $((JOBS * 9 / 10)) ]

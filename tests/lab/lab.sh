@@ -27,6 +27,9 @@
 #   lab_shipped SECS    wait until the outbox is empty and ingestd has
 #                       loaded every batch
 #   lab_pids            pids of vbsd and its stages, one a line
+#   lab_wire_start SECS / lab_wire_stop
+#                       record the UDP the server receives (tcpdump in
+#                       the server namespace), for the scorer
 #   lab_score NAME      score the batches (ingestd's or the outbox)
 #   lab_cx CMD...       run CMD in the client namespace
 #   lab_sx CMD...       run CMD in the server namespace
@@ -340,6 +343,33 @@ lab_pids() {
 # many flows (one row a flow id) and packets as those files.  shipd's own
 # uploads while capd ran are flows too: the truth gets their port, as
 # shipd's, the vbs user's.
+# lab_wire_start SECS: record, for at most SECS, the UDP datagrams the
+# server namespace receives.  Two UDP jobs that drew the same ephemeral
+# port within a flow's idle time are one flow by the flow's definition
+# (one 5-tuple), not a lost one; the scorer counts the distinct tuples
+# seen on this wire, independent of VBS, to tell the two apart.
+lab_wire_start() {
+	LAB_WIRE=
+	rm -f "$LAB_T/out/wire.txt"
+	# not through lab_sx: $! must be timeout's pid, not a subshell's
+	ip netns exec "$LAB_S" timeout "$1" tcpdump -i "$LAB_VS" -nn -p \
+	    -s 96 -Z root -U -w "$LAB_T/wire.pcap" \
+	    "udp and (dst host $LAB_S4 or dst host $LAB_S6)" \
+	    2>"$LAB_T/wire.log" &
+	LAB_WIRE=$!
+	lab_wait_file 5 "$LAB_T/wire.log" listening
+}
+
+# lab_wire_stop: end the recording, write it as text for the scorer.
+lab_wire_stop() {
+	[ -n "$LAB_WIRE" ] || return 1
+	kill -TERM "$LAB_WIRE" 2>/dev/null
+	wait "$LAB_WIRE"
+	LAB_WIRE=
+	tcpdump -nn -q -r "$LAB_T/wire.pcap" >"$LAB_T/out/wire.txt" \
+	    2>/dev/null && [ -s "$LAB_T/out/wire.txt" ]
+}
+
 lab_score() {
 	_src=$LAB_T/data/outbox
 	if [ -n "$LAB_SHIP" ]; then
@@ -347,8 +377,10 @@ lab_score() {
 		printf 'tcp\t%s\tshipd\t%s\tshipd/vbs\n' "$LAB_IPORT" \
 		    "$(id -u vbs)" >>"$LAB_T/out/truth.tsv"
 	fi
-	"$LAB_PY" "$LAB/score.py" "$LAB_T/out/truth.tsv" "$LAB_T/out/jobs.tsv" \
-	    "$_src" >"$LAB_T/score.txt" 2>&1
+	_wire=
+	[ -s "$LAB_T/out/wire.txt" ] && _wire="-w $LAB_T/out/wire.txt"
+	"$LAB_PY" "$LAB/score.py" $_wire "$LAB_T/out/truth.tsv" \
+	    "$LAB_T/out/jobs.tsv" "$_src" >"$LAB_T/score.txt" 2>&1
 	grep -v '^SCORE' "$LAB_T/score.txt"
 	_line=$(grep '^SCORE' "$LAB_T/score.txt")
 	[ -n "$_line" ] || { not_ok "$1: scorer failed"

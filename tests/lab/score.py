@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-# tests/lab/score.py TRUTH.tsv [JOBS.tsv] BATCH_OR_DIR...: score flowd's
-# batches against the lab's ground truth (a test tool, not part of VBS).
+# tests/lab/score.py [-j] [-w WIRE] TRUTH.tsv [JOBS.tsv] BATCH_OR_DIR...:
+# score flowd's batches against the lab's ground truth (a test tool, not
+# part of VBS).
+# -w WIRE: tcpdump -nn -q lines of the UDP the server received; then a
+# (udp, port, IP version) expects as many flows as distinct client
+# ports, when fewer than its jobs.
 # A directory gives every file in it not named .*: an outbox (ID.sqlite)
 # or the done/ of ingestd's spool (CLIENT.ID, the files as loaded).
 #
@@ -18,7 +22,7 @@
 # row each in MySQL's flows) and packets the packets rows of all the
 # batches (MySQL's packets, once each batch is loaded).  With -j, writes the same figures as JSON to stdout
 # instead of the table.
-import collections, glob, json, os, sqlite3, sys
+import collections, glob, json, os, re, sqlite3, sys
 
 PROTO = {6: "tcp", 17: "udp"}
 
@@ -51,11 +55,32 @@ def load_rows(paths):
     return files, list(best.values()), packets
 
 
+WIRE_RE = re.compile(r" IP(6?) (\S+)\.(\d+) > \S+\.(\d+): UDP")
+
+
+def load_wire(path, udp_ports):
+    """Distinct client (address, port) per (udp, server port, IP version)
+    in `tcpdump -nn -q -r` lines of what the server received."""
+    tuples = collections.defaultdict(set)
+    for line in open(path):
+        m = WIRE_RE.search(line)
+        if m is None or int(m.group(4)) not in udp_ports:
+            continue
+        tuples[("udp", int(m.group(4)), 6 if m.group(1) else 4)].add(
+            (m.group(2), int(m.group(3))))
+    return tuples
+
+
 def main(argv):
     as_json = False
-    if argv and argv[0] == "-j":
-        as_json = True
-        argv = argv[1:]
+    wire_path = None
+    while argv and argv[0] in ("-j", "-w"):
+        if argv[0] == "-j":
+            as_json = True
+            argv = argv[1:]
+        else:
+            wire_path = argv[1]
+            argv = argv[2:]
     truth_path = argv[0]
     jobs_path = argv[1] if len(argv) > 1 and argv[1].endswith(".tsv") else None
     batches = argv[2:] if jobs_path else argv[1:]
@@ -101,12 +126,21 @@ def main(argv):
             wrong.append(("wrong" if labelled else "unlabelled", r))
 
     missing = []
+    shared = 0
     if jobs_path:
         want = collections.Counter()
         for line in open(jobs_path).read().splitlines()[1:]:
             f = line.split("\t")
             want[(f[2], int(f[3]), int(f[4]))] += 1
+        wire = load_wire(wire_path, {p for (pr, p) in truth
+                                     if pr == "udp"}) if wire_path else None
         for k, v in sorted(want.items()):
+            # UDP jobs that drew the same ephemeral port are one flow
+            # by the flow's definition (one 5-tuple, within its idle
+            # time): count what the server saw, when it was watched.
+            if wire is not None and k[0] == "udp" and len(wire[k]) < v:
+                shared += v - len(wire[k])
+                v = len(wire[k])
             if seen[k] < v:
                 missing.append((k, v, seen[k]))
 
@@ -133,7 +167,7 @@ def main(argv):
         "label_delay_us_p99": delays[int(len(delays) * 0.99)] if delays
         else None,
         "missing": [list(m[0]) + [m[1], m[2]] for m in missing],
-        "ids": len(rows), "packets": packets,
+        "ids": len(rows), "packets": packets, "shared": shared,
     }
     if as_json:
         json.dump(summary, sys.stdout, indent=1, sort_keys=True)
@@ -172,8 +206,11 @@ def main(argv):
               r["packets_in"], r["app"], r["uid"], r["label_source"],
               r["end_reason"]))
     for k, v, s in missing:
-        print("# fewer flows than jobs: %s/%d ipv%d: %d jobs, %d flows"
-              % (k[0], k[1], k[2], v, s))
+        print("# fewer flows than jobs (or their distinct 5-tuples): "
+              "%s/%d ipv%d: %d expected, %d flows" % (k[0], k[1], k[2], v, s))
+    if shared:
+        print("# %d UDP jobs reused the 5-tuple of another (one flow)"
+              % shared)
     print("SCORE flows=%d labelled=%d right=%d stray=%d other=%d "
           "worst=%.2f bucket=%s missing=%d ids=%d packets=%d"
           % (cnt["all"][0], cnt["all"][1], cnt["all"][2], stray, other,
