@@ -91,33 +91,28 @@ cpu_of() { awk -v r="$2" '$1 == r { print $2; exit }' "$T/cpu.$1"; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
 reset() { q "TRUNCATE packet_chunks; TRUNCATE flows; TRUNCATE batches; DELETE FROM clients; DROP TABLE IF EXISTS ceiling, ceiling_rows, ceiling_flows; CREATE TABLE ceiling LIKE packet_chunks; CREATE TABLE ceiling_flows LIKE flows; CREATE TABLE ceiling_rows $ROWS_TABLE PAGE_COMPRESSED=1"; }
 
+# ceiling [flows]: the chunk rows by LOAD DATA; with "flows", then the
+# flows rows too (ceiling+flows).  Prints packets/s.
 ceiling() {
 	reset
+	fl= name=ceiling want="$NP"
+	if [ "${1:-}" = flows ]; then
+		fl="; LOAD DATA LOCAL INFILE '$T/flows.tsv' INTO TABLE ceiling_flows
+		    CHARACTER SET binary FIELDS TERMINATED BY '\t' ($FLOW_COLS)
+		    SET client_id = 1, batch_id = 1, first_batch_id = 1"
+		name=full want="$NP	$NP"
+	fi
 	c0=$(srv_cpu); t0=$(now)
 	mariadb --no-defaults -S "$MDB_SOCK" -uroot --local-infile=1 vbs -e \
 	    "LOAD DATA LOCAL INFILE '$T/chunks.tsv' INTO TABLE ceiling
 	     CHARACTER SET binary FIELDS TERMINATED BY '\t'
-	     (flow_id, seq, rel0, pk) SET client_id = 1, batch_id = 1"
+	     (flow_id, seq, rel0, pk) SET client_id = 1, batch_id = 1$fl"
 	t1=$(now); c1=$(srv_cpu)
-	[ "$(q 'SELECT SUM(LENGTH(pk) DIV 8) FROM ceiling')" = "$NP" ] ||
-	    echo "ceiling: wrong count" >&2
-	r=$(rate "$NP" "$t0" "$t1"); cpu_note ceiling "$r" "$c0" "$c1"; echo "$r"
-}
-
-ceiling_full() {
-	reset
-	c0=$(srv_cpu); t0=$(now)
-	mariadb --no-defaults -S "$MDB_SOCK" -uroot --local-infile=1 vbs -e \
-	    "LOAD DATA LOCAL INFILE '$T/chunks.tsv' INTO TABLE ceiling
-	     CHARACTER SET binary FIELDS TERMINATED BY '\t'
-	     (flow_id, seq, rel0, pk) SET client_id = 1, batch_id = 1;
-	     LOAD DATA LOCAL INFILE '$T/flows.tsv' INTO TABLE ceiling_flows
-	     CHARACTER SET binary FIELDS TERMINATED BY '\t' ($FLOW_COLS)
-	     SET client_id = 1, batch_id = 1, first_batch_id = 1"
-	t1=$(now); c1=$(srv_cpu)
-	[ "$(q 'SELECT SUM(LENGTH(pk) DIV 8) FROM ceiling')	$(q 'SELECT SUM(next_seq) FROM ceiling_flows')" = "$NP	$NP" ] ||
-	    echo "ceiling+flows: wrong count" >&2
-	r=$(rate "$NP" "$t0" "$t1"); cpu_note full "$r" "$c0" "$c1"; echo "$r"
+	have=$(q 'SELECT SUM(LENGTH(pk) DIV 8) FROM ceiling')
+	[ "$name" = full ] &&
+	    have="$have	$(q 'SELECT SUM(next_seq) FROM ceiling_flows')"
+	[ "$have" = "$want" ] || echo "ceiling ${1:-}: wrong count" >&2
+	r=$(rate "$NP" "$t0" "$t1"); cpu_note "$name" "$r" "$c0" "$c1"; echo "$r"
 }
 
 ceiling_rows() {
@@ -149,7 +144,7 @@ worst() { printf '%s\n' "$@" | sort -n | head -1; }
 C="" R="" I="" S="" B="" F=""
 for r in 1 2 3; do
 	C="$C $(ceiling)"; I="$I $(ingest infile)"; R="$R $(ceiling_rows)"
-	F="$F $(ceiling_full)"; B="$B $(ingest bulk)"; S="$S $(ingest insert)"
+	F="$F $(ceiling flows)"; B="$B $(ingest bulk)"; S="$S $(ingest insert)"
 done
 c=$(best $C)
 ratio() { awk -v a="$1" -v b="$c" 'BEGIN { printf "%.2f", a / b }'; }
