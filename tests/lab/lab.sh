@@ -336,13 +336,6 @@ lab_pids() {
 	ps -o pid= --ppid "$LAB_VBSD" 2>/dev/null | tr -d ' '
 }
 
-# lab_score NAME: score the batches against the truth, setting LS_flows,
-# LS_worst and the rest of the SCORE line; prints the table as
-# diagnostics.  With shipd the batches are those ingestd loaded (spool
-# done/), and three more lines: the outbox is empty, and MySQL holds as
-# many flows (one row a flow id) and packets as those files.  shipd's own
-# uploads while capd ran are flows too: the truth gets their port, as
-# shipd's, the vbs user's.
 # lab_wire_start SECS: record, for at most SECS, the UDP datagrams the
 # server namespace receives.  Two UDP jobs that drew the same ephemeral
 # port within a flow's idle time are one flow by the flow's definition
@@ -370,6 +363,13 @@ lab_wire_stop() {
 	    2>/dev/null && [ -s "$LAB_T/out/wire.txt" ]
 }
 
+# lab_score NAME: score the batches against the truth, setting LS_flows,
+# LS_worst and the rest of the SCORE line; prints the table as
+# diagnostics.  With shipd the batches are those ingestd loaded (spool
+# done/), and three more lines: the outbox is empty, and MySQL holds as
+# many flows (one row a flow id) and packets as those files.  shipd's own
+# uploads while capd ran are flows too: the truth gets their port, as
+# shipd's, the vbs user's.
 lab_score() {
 	_src=$LAB_T/data/outbox
 	if [ -n "$LAB_SHIP" ]; then
