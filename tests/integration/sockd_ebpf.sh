@@ -140,7 +140,9 @@ while time.monotonic() < end and "running:" not in open(log).read():
 ok("running:" in open(log).read() and "ebpf on" in open(log).read(),
    "%s: sockd runs with ebpf on" % mode, open(log).read())
 
-want = {}   # (proto, lport) -> (pid, comm, uid)
+# (proto, lport, pid, comm, uid) of each one-shot.  Two one-shots may
+# draw the same ephemeral port, so reports are matched by port and pid.
+want = []
 for kind, code in (("udp", UDP), ("tcp", TCP)):
     for i in range(20):
         dst = "fd00:8::2" if i % 2 else "198.18.8.2"
@@ -151,7 +153,7 @@ for kind, code in (("udp", UDP), ("tcp", TCP)):
         if len(f) < 4:
             ok(False, "%s: %s one-shot %d ran" % (mode, kind, i), out)
             continue
-        want[(kind, int(f[3]))] = (int(f[0]), f[1], int(f[2]))
+        want.append((kind, int(f[3]), int(f[0]), f[1], int(f[2])))
 time.sleep(1)
 p.terminate()
 p.wait(10)
@@ -188,24 +190,31 @@ for line in out.stdout.splitlines():
     kind = {17: "udp", 6: "tcp"}.get(r.get("proto"))
     key = (kind, r.get("lport"))
     if r.get("event") == "open" and r.get("source") == "ebpf":
-        opens.setdefault(key, r)
+        opens.setdefault(key, []).append(r)
     elif r.get("event") == "close":
-        closes[key] = r
+        closes.setdefault(key, []).append(r)
+
+def report(reports, key, pid):
+    """The report for key of the socket pid made, else all for key."""
+    got = reports.get(key, [])
+    return next((r for r in got if r.get("pid") == pid), got or None)
 
 for kind in ("udp", "tcp"):
     good = good_close = n = 0
-    for key, (pid, comm, uid) in want.items():
-        if key[0] != kind:
+    for k, port, pid, comm, uid in want:
+        if k != kind:
             continue
+        key = (kind, port)
         n += 1
-        r = opens.get(key)
-        if r and r["pid"] == pid and r["comm"] == comm and r["uid"] == uid:
+        r = report(opens, key, pid)
+        if (isinstance(r, dict) and r["comm"] == comm and r["uid"] == uid
+                and r["pid"] == pid):
             good += 1
         else:
             print("# %s port %d: want pid=%d comm=%s uid=%d, got %r" %
                   (kind, key[1], pid, comm, uid, r))
-        c = closes.get(key)
-        if c and c["pid"] == pid and c["comm"] == comm:
+        c = report(closes, key, pid)
+        if isinstance(c, dict) and c["pid"] == pid and c["comm"] == comm:
             good_close += 1
         else:
             print("# %s port %d: close wants pid=%d comm=%s, got %r" %
