@@ -971,6 +971,16 @@ check_packets(struct batch *b, char *reason, size_t rlen)
 	for (i = 0; i < b->nflows; i++) {
 		uint32_t *idx = order + start[i] - b->flows[i].npackets;
 
+		/* MySQL's next_seq, first_seq + packets, is 32 bits too. */
+		if (b->flows[i].first_seq + (int64_t)b->flows[i].npackets >
+		    U32MAX) {
+			bad = refuse(reason, rlen, "flows: flow %" PRId64
+			    ": first_seq %" PRId64 " and %" PRIu32 " packets go past "
+			    "seq %" PRId64, b->flows[i].flow_id,
+			    b->flows[i].first_seq, b->flows[i].npackets,
+			    (int64_t)U32MAX);
+			goto out;
+		}
 		sort_by_seq(pk, idx, b->flows[i].npackets);
 		if ((bad = check_seqs(b->flows[i].flow_id,
 		    b->flows[i].first_seq, pk, idx, b->flows[i].npackets,

@@ -147,7 +147,7 @@ mkdir -p "$S/incoming"
 $MK make "$T/c" --client carol --batches 2 --flows 50 --packets 800 \
     --seed 7 >/dev/null
 good=$(ls "$T"/c/*.sqlite | head -1)
-for m in flip truncate version foreign orphan schema meta; do
+for m in flip truncate version foreign orphan schema meta seqwrap; do
 	$MK corrupt $m "$good" "$S/incoming/carol.bad-$m.sqlite"
 done
 printf 'not sqlite' >"$S/incoming/carol.bad-garbage.sqlite"
@@ -172,6 +172,7 @@ expect carol.bad-foreign.sqlite "^foreign client: meta client_id 'mallory'"
 expect carol.bad-orphan.sqlite "^packets without their flow"
 expect carol.bad-schema.sqlite "^schema differs"
 expect carol.bad-meta.sqlite "^meta: no batch_id"
+expect carol.bad-seqwrap.sqlite "^flows: flow .* go past seq 4294967295"
 expect carol.bad-garbage.sqlite "^not an SQLite database"
 expect nodot "^bad spool name"
 for f in "$S"/quarantine/*.reason; do

@@ -296,6 +296,18 @@ def corrupt(mode, src, dst):
         rnd.shuffle(rows)
         db.execute("DELETE FROM packets")
         db.executemany("INSERT INTO packets VALUES (?, ?, ?, ?, ?, ?)", rows)
+    elif mode == "seqwrap":
+        # A flow whose last packet has seq 2^32 - 1: each seq fits, but
+        # its next_seq in MySQL would not.
+        fid, first, n = db.execute(
+            "SELECT f.flow_id, f.first_seq, COUNT(*) FROM flows f JOIN "
+            "packets p USING (flow_id) GROUP BY f.flow_id ORDER BY "
+            "f.flow_id LIMIT 1").fetchone()
+        d = (1 << 32) - n - first
+        db.execute("UPDATE flows SET first_seq = first_seq + ? WHERE "
+                   "flow_id = ?", (d, fid))
+        db.execute("UPDATE packets SET seq = seq + ? WHERE flow_id = ?",
+                   (d, fid))
     elif mode == "knownorphan":
         n = db.execute("DELETE FROM flows WHERE flow_id = (SELECT MIN("
                        "flow_id) FROM flows WHERE first_seq > 0 AND "
