@@ -665,8 +665,9 @@ packets_infile(MYSQL *my, struct batch *b, unsigned long cid,
 	}
 	infile.armed = 0;
 	/*
-	 * LOAD DATA LOCAL turns a duplicate key or a bad value into a
-	 * warning and skips the row: every row must have gone in.
+	 * LOAD DATA LOCAL turns a duplicate key into a warning and skips
+	 * the row, and a value out of range into a warning and clips it:
+	 * every row must have gone in, and none with a warning.
 	 */
 	n = mysql_affected_rows(my);
 	if (n != b->nchunks || mysql_warning_count(my) != 0) {
