@@ -404,7 +404,15 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 		n = poll(pfd, LIVE_INPUTS, timeout);
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
-		for (i = 0; i < LIVE_INPUTS; i++) {
+		/*
+		 * sockd's input before capd's: a socket's news reach sockd
+		 * before its packets leave capd's ring, and read first they
+		 * label the flow at its first packet.  Read after, flowd
+		 * asked sockd about sockets it was about to be told of (in
+		 * the lab's steady run, 45 look-ups for 60 sockets that
+		 * eBPF had all named).
+		 */
+		for (i = LIVE_INPUTS - 1; i >= 0; i--) {
 			if (ins[i].sock == -1 || (pfd[i].revents == 0 &&
 			    fd->win[i].n == 0))
 				continue;
