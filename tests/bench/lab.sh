@@ -150,9 +150,12 @@ meta() {	# meta KEY: the value in the last batch of the outbox
 	done
 }
 # The loss runs measure capture alone, as before shipd was in the lab,
-# and read capd's counters from the last batch in the outbox: no shipd.
+# and read capd's counters from the last batch in the outbox: no shipd,
+# and capd's counters every second (the rest of the lab runs with the
+# default, 10 s, so that the CPU figure is that of the defaults).
 LAB_SHIP=
-lab_conf "$(printf '[capd]\nbuffer_size = %sk\n%b' "$BUF_K" "${LAB_CONF_EXTRA:-}")"
+lab_conf "$(printf '[capd]\nbuffer_size = %sk\nstats_interval = 1s\n%b' \
+    "$BUF_K" "${LAB_CONF_EXTRA:-}")"
 echo "# loss: tcpreplay $big onto $LAB_VS (arrives on $LAB_VC), snaplen 256, buffer $BUF_K KiB for both"
 echo "# rate      sent   achieved  | tcpdump recv  kdrop  ifdrop | capd recv  kdrop  ifdrop  bufdrop"
 worse=0

@@ -227,7 +227,6 @@ stop_grace = 20s
 [capd]
 local_subnet_traffic = true
 chroot = $LAB_T/empty
-stats_interval = 1s
 
 [flowd]
 outbox = $LAB_T/data/outbox
