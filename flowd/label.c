@@ -358,7 +358,13 @@ label_flow(struct flowd *fd, struct flow *f)
 		label_unlab_add(fd, f);
 		return 0;
 	}
-	apply_label(fd, f, e, f->start_us);
+	/*
+	 * The label dates from the socket's first news (its close, when
+	 * that was all), not from when flowd read it: live, flowd reads
+	 * sockd's input before capd's, and a TCP socket's news (a round
+	 * trip after its SYN) is often read before the SYN is.
+	 */
+	apply_label(fd, f, e, e->open_us != 0 ? e->open_us : e->close_us);
 	return 1;
 }
 
