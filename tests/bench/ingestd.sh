@@ -18,6 +18,10 @@
 #             a replacement for the ceiling; ingestd also upserts every
 #             batch's row of a flow that spans batches, where this
 #             inserts each flow once.
+#   flows alone  LOAD DATA of those flows rows alone, into a table
+#             identical to flows and into one without its secondary
+#             indexes: the least that writing the flows costs, and so
+#             the best ratio to the ceiling any loader of both reaches.
 #   rows      for scale: LOAD DATA of the same packets one row each into
 #             a table identical to 001's row-per-packet packets
 #   infile    `ingestd load` of the batches (validation, flows, ledger and
@@ -115,6 +119,24 @@ ceiling() {
 	r=$(rate "$NP" "$t0" "$t1"); cpu_note "$name" "$r" "$c0" "$c1"; echo "$r"
 }
 
+# flows_alone [bare]: seconds of LOAD DATA of the flows rows alone into a
+# table identical to flows; "bare": one without its secondary indexes.
+# A floor under what writing the flows costs, whatever the loader.
+flows_alone() {
+	reset
+	[ "${1:-}" = bare ] && q "ALTER TABLE ceiling_flows DROP KEY app_time,
+	    DROP KEY start_us, DROP KEY client_time"
+	t0=$(now)
+	mariadb --no-defaults -S "$MDB_SOCK" -uroot --local-infile=1 vbs -e \
+	    "LOAD DATA LOCAL INFILE '$T/flows.tsv' INTO TABLE ceiling_flows
+	     CHARACTER SET binary FIELDS TERMINATED BY '\t' ($FLOW_COLS)
+	     SET client_id = 1, batch_id = 1, first_batch_id = 1"
+	t1=$(now)
+	[ "$(q 'SELECT SUM(next_seq) FROM ceiling_flows')" = "$NP" ] ||
+	    echo "flows alone ${1:-}: wrong count" >&2
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
 ceiling_rows() {
 	reset
 	t0=$(now)
@@ -141,10 +163,11 @@ ingest() {
 echo "== load rate (packets/s), best of 3 interleaved runs each"
 best() { printf '%s\n' "$@" | sort -n | tail -1; }
 worst() { printf '%s\n' "$@" | sort -n | head -1; }
-C="" R="" I="" S="" B="" F=""
+C="" R="" I="" S="" B="" F="" FA="" FB=""
 for r in 1 2 3; do
 	C="$C $(ceiling)"; I="$I $(ingest infile)"; R="$R $(ceiling_rows)"
 	F="$F $(ceiling flows)"; B="$B $(ingest bulk)"; S="$S $(ingest insert)"
+	FA="$FA $(flows_alone)"; FB="$FB $(flows_alone bare)"
 done
 c=$(best $C)
 ratio() { awk -v a="$1" -v b="$c" 'BEGIN { printf "%.2f", a / b }'; }
@@ -156,6 +179,16 @@ echo "  into a table identical to packet_chunks: $c packets/s," \
 echo "ceiling+flows: the same, then LOAD DATA LOCAL of the $(wc -l <"$T/flows.tsv")"
 echo "  flows rows kept in the end into a table identical to flows:" \
     "$(best $F) packets/s, server CPU $(cpu_of full "$(best $F)") s (runs:$F)"
+# Were all else free, a loader that writes the chunk rows and one row
+# per flow takes at least the ceiling's time plus the flows': its best
+# ratio to the ceiling is tc / (tc + tf).
+tc=$(awk -v n="$NP" -v c="$c" 'BEGIN { printf "%.3f", n / c }')
+bound() { awk -v a="$tc" -v f="$1" 'BEGIN { printf "%.2f", a / (a + f) }'; }
+echo "flows alone: LOAD DATA LOCAL of the $(wc -l <"$T/flows.tsv") flows rows into a table"
+echo "  identical to flows: $(worst $FA) s (runs:$FA); without its three"
+echo "  secondary indexes: $(worst $FB) s (runs:$FB); the ceiling's chunk rows: $tc s."
+echo "  So a loader that also writes the flows reaches at most" \
+    "$(bound "$(worst $FA)") x ceiling ($(bound "$(worst $FB)") x with no index on flows)"
 echo "rows: LOAD DATA LOCAL of the $NP packets one row each into 001's"
 echo "  packets table: $(best $R) packets/s (runs:$R)"
 for m in infile bulk insert; do
