@@ -94,7 +94,7 @@ struct rate_slot {
 
 struct rcv {
 	const struct receive_opts *o;
-	int		 tmpfd, incfd, donefd;	/* spool directories */
+	int		 tmpfd, incfd, donefd, claimfd; /* spool directories */
 	long		 rate;		/* per client per minute; 0 none */
 	uint64_t	 timeout_us;
 	uint64_t	 min_rate;	/* bytes per second */
@@ -276,7 +276,35 @@ out:
 	return ret;
 }
 
-/* Is CLIENT.ID already waiting, kept, or loaded?  1 yes, 0 no, -1 ?. */
+/*
+ * Is the batch NAME claimed by a loader now (claim/NAME~HOST~PID, see
+ * spool.c)?  A loader holds it there, neither waiting nor in MySQL yet,
+ * for as long as its load takes.
+ */
+static int
+claimed(struct rcv *r, const char *name)
+{
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 n = strlen(name);
+	int		 fd, found = 0;
+
+	if (r->claimfd == -1 ||
+	    (fd = openat(r->claimfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, name, n) == 0 &&
+		    de->d_name[n] == '~';
+	closedir(d);
+	return found;
+}
+
+/* CLIENT.ID waiting, claimed, kept or loaded?  1 yes, 0 no, -1 ?. */
 static int
 known_batch(struct rcv *r, const char *client, const char *id)
 {
@@ -286,7 +314,12 @@ known_batch(struct rcv *r, const char *client, const char *id)
 	int		 found;
 
 	snprintf(name, sizeof(name), "%s.%s", client, id);
+	/*
+	 * In the order a batch moves: waiting, claimed by a loader (in
+	 * MySQL only once its transaction commits), kept after loading.
+	 */
 	if (faccessat(r->incfd, name, F_OK, 0) == 0 ||
+	    claimed(r, name) ||
 	    (r->donefd != -1 && faccessat(r->donefd, name, F_OK, 0) == 0))
 		return 1;
 	if ((my = db_get(r)) == NULL)
@@ -1003,6 +1036,7 @@ receive_run(const struct receive_opts *o)
 		return EXIT_SYSTEM;
 	}
 	r.donefd = spool_dir(o->spool, "done");
+	r.claimfd = spool_dir(o->spool, "claim");
 	if ((r.rates = calloc(RATE_SLOTS, sizeof(*r.rates))) == NULL)
 		fatal("calloc");
 	pthread_mutex_init(&r.lock, NULL);

@@ -147,6 +147,16 @@ else
 fi
 equal "an unknown encoding: 415" "$(put -u "$CID_a:$(secret a)" \
     -H 'Content-Encoding:gzip' -- "$(id_of "$A3")" "$A3")" 415
+# A batch that a loader holds (claim/NAME~HOST~PID) is not yet in
+# MySQL, but known: an upload of it again gets 200, as above, and is
+# not stored twice.
+held="$T/spool/claim/$CID_b.$(id_of "$B1")~otherhost~1"
+cp "$B1" "$held"
+equal "a batch a loader holds: 200" \
+    "$(put -u "$CID_b:$(secret b)" -- "$(id_of "$B1")" "$B1")" 200
+equal "  not stored again" \
+    "$(ls "$T/spool/incoming" | grep -c "^$CID_b\.")" 0
+rm -f "$held"
 wait_for 20 sh -c "[ \$(mariadb --no-defaults -S '$MDB_SOCK' -uroot -N -B -e 'SELECT COUNT(*) FROM vbs.batches') = 2 ]"
 equal "stored once each in MySQL" "$(ledger)" 2
 equal "the duplicate stored once" "$(q "SELECT COUNT(*) FROM batches WHERE batch_name = '$(id_of "$A1")'")" 1
