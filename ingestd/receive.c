@@ -276,34 +276,6 @@ out:
 	return ret;
 }
 
-/*
- * Is the batch NAME claimed by a loader now (claim/NAME~HOST~PID, see
- * spool.c)?  A loader holds it there, neither waiting nor in MySQL yet,
- * for as long as its load takes.
- */
-static int
-claimed(struct rcv *r, const char *name)
-{
-	DIR		*d;
-	struct dirent	*de;
-	size_t		 n = strlen(name);
-	int		 fd, found = 0;
-
-	if (r->claimfd == -1 ||
-	    (fd = openat(r->claimfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return 0;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while (!found && (de = readdir(d)) != NULL)
-		found = strncmp(de->d_name, name, n) == 0 &&
-		    de->d_name[n] == '~';
-	closedir(d);
-	return found;
-}
-
 /* CLIENT.ID waiting, claimed, kept or loaded?  1 yes, 0 no, -1 ?. */
 static int
 known_batch(struct rcv *r, const char *client, const char *id)
@@ -319,7 +291,7 @@ known_batch(struct rcv *r, const char *client, const char *id)
 	 * MySQL only once its transaction commits), kept after loading.
 	 */
 	if (faccessat(r->incfd, name, F_OK, 0) == 0 ||
-	    claimed(r, name) ||
+	    (r->claimfd != -1 && spool_claimed(r->claimfd, name)) ||
 	    (r->donefd != -1 && faccessat(r->donefd, name, F_OK, 0) == 0))
 		return 1;
 	if ((my = db_get(r)) == NULL)

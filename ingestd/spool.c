@@ -163,6 +163,33 @@ claimed_name(const char *claimed, char *name, size_t len)
 }
 
 /*
+ * Is the spool file NAME claimed by a loader now, in the claim/ directory
+ * open as dirfd?  The receiver asks: a loader holds a batch there,
+ * neither waiting nor in MySQL yet, for as long as its load takes.
+ */
+int
+spool_claimed(int dirfd, const char *name)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 n[NAME_MAX + 1];
+	int		 fd, found = 0;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (!found && (de = readdir(d)) != NULL)
+		found = claimed_name(de->d_name, n, sizeof(n)) == 0 &&
+		    strcmp(n, name) == 0;
+	closedir(d);
+	return found;
+}
+
+/*
  * Claim the next waiting file: rename it into claim/ under a name that
  * only this process uses.  1 with its path and spool name, 0 when
  * nothing waits, -1 on a system error.
