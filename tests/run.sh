@@ -41,8 +41,11 @@ run() {
 	[ "$f" -gt 0 ] && failed="$failed $name"
 	printf '%-28s %4d passed %4d failed %4d skipped  (%ds)\n' \
 	    "$name" "$p" "$f" "$s" $(( $(date +%s) - start ))
+	# What failed first, then the test's first remarks: CI shows only
+	# this part of the log.
 	if [ "$f" -gt 0 ]; then
-		grep -E '^not ok|^#' "$log" | grep -v SKIP | head -20 | sed 's/^/    /'
+		{ grep '^not ok' "$log" | grep -v SKIP | head -10
+		  grep '^#' "$log" | head -30; } | sed 's/^/    /'
 	fi
 }
 
