@@ -205,6 +205,7 @@ struct flowd {
 	struct in_window	 win[LIVE_INPUTS];
 	struct in_window	 resume[LIVE_INPUTS];	/* from a recovered batch */
 	uint32_t		 inflight;	/* peeked, not yet committed */
+	uint64_t		 ebpf_us;	/* last socket sockd's eBPF named */
 };
 
 /* flow.c */

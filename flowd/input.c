@@ -212,6 +212,8 @@ input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 		break;
 	case MSG_SOCKETS:
 		flow_expire(fd, r->u.sock.ts_us);
+		if (r->u.sock.source == SRC_EBPF)
+			fd->ebpf_us = r->u.sock.ts_us;
 		label_sock(fd, &r->u.sock, 0);
 		break;
 	case MSG_ANSWER:

@@ -21,6 +21,9 @@
  */
 
 #include <sys/types.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 #include <sys/random.h>
 #include <sys/socket.h>
 
@@ -64,6 +67,20 @@ struct live_in {
 
 static struct live_in	ins[LIVE_INPUTS] = { { -1, 0, 0, 0 }, { -1, 0, 0, 0 } };
 static const char *const in_names[LIVE_INPUTS] = { "capd", "sockd" };
+/*
+ * An edge-triggered epoll on both inputs, where windows hold more than
+ * one message (-1 elsewhere).  A drained input whose window awaits its
+ * commit still polls readable (its peeked messages are still there), so
+ * poll(2) cannot say when a new one comes, and flowd slept until the
+ * commit: its packets, hence its look-ups, came up to WIN_US late, after
+ * most short sockets had closed (lab without eBPF: 53% of the flows
+ * right).  The edge-triggered epoll reports each new message.  While
+ * sockd's eBPF names the sockets, look-ups are rare and their lateness
+ * costs no label, and flowd keeps to poll(2) and its fewer wake-ups
+ * (lab steady run: 94 context switches in 20 s against 173).
+ */
+static int		live_ep = -1;
+#define EBPF_QUIET_US	60000000ULL	/* no eBPF news this long: prompt */
 
 static void
 msg_name(const uint8_t *key, const uint8_t *buf, size_t len, struct msg_id *m)
@@ -172,6 +189,77 @@ resume_skip(int src, const struct in_window *rw, uint8_t *buf)
 	    rw->n - j == 1 ? "" : "s");
 }
 
+/* Watch input i on the edge-triggered epoll, if its window can grow. */
+static void
+live_watch(int i)
+{
+#ifdef __linux__
+	struct epoll_event ev;
+
+	if (!ins[i].peekoff)
+		return;
+	if (live_ep == -1 && (live_ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.u32 = (uint32_t)i;
+	if (epoll_ctl(live_ep, EPOLL_CTL_ADD, ins[i].sock, &ev) == -1)
+		fatal("epoll_ctl %s", in_names[i]);
+#else
+	(void)i;
+#endif
+}
+
+/*
+ * Wait at most timeout ms for input; set ready[i] for each input to
+ * read now.  On the epoll: one with news, or not drained (there will be
+ * no news of what it already holds).  On poll(2): one with news, or
+ * with a window (which the commit may have left more to read).
+ */
+static void
+live_wait(const struct flowd *fd, int timeout, int *ready)
+{
+	struct pollfd pfd[LIVE_INPUTS];
+	int i, n;
+
+#ifdef __linux__
+	struct epoll_event ev[LIVE_INPUTS];
+	int mixed = 0;
+
+	for (i = 0; i < LIVE_INPUTS; i++)
+		if (ins[i].sock != -1 && !ins[i].peekoff)
+			mixed = 1;
+	if (live_ep != -1 && !mixed &&
+	    fd->ebpf_us + EBPF_QUIET_US < now_us()) {
+		for (i = 0; i < LIVE_INPUTS; i++) {
+			ready[i] = ins[i].sock != -1 && !ins[i].drained;
+			if (ready[i])
+				timeout = 0;
+		}
+		n = epoll_wait(live_ep, ev, LIVE_INPUTS, timeout);
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		for (i = 0; i < n; i++)
+			if (ev[i].data.u32 < LIVE_INPUTS)
+				ready[ev[i].data.u32] = 1;
+		return;
+	}
+#endif
+	for (i = 0; i < LIVE_INPUTS; i++) {
+		pfd[i].fd = ins[i].sock;
+		/* a drained socket with a window: wait for the commit */
+		pfd[i].events = fd->win[i].n > 0 && ins[i].drained ?
+		    0 : POLLIN;
+		pfd[i].revents = 0;
+	}
+	n = poll(pfd, LIVE_INPUTS, timeout);
+	if (n == -1 && errno != EINTR)
+		fatal("poll");
+	for (i = 0; i < LIVE_INPUTS; i++)
+		ready[i] = ins[i].sock != -1 && (pfd[i].revents != 0 ||
+		    fd->win[i].n > 0);
+}
+
 /*
  * Before the sandbox (setsockopt): reset each socket's peek offset,
  * learn whether it has one, and skip what the recovered batch holds.
@@ -193,6 +281,7 @@ live_prepare(struct flowd *fd, int capfd, int sockfd)
 		if (!ins[i].peekoff)
 			log_info("%s: no peek offset: a commit per message",
 			    in_names[i]);
+		live_watch(i);
 		resume_skip(i, &fd->resume[i], buf);
 	}
 	free(buf);
@@ -333,6 +422,10 @@ live_burst(struct flowd *fd, int src, uint8_t *buf, struct vbs_rec *r,
 		return;
 	live_sync(fd);
 	log_warnx("%s closed its stream", in_names[src]);
+#ifdef __linux__
+	if (live_ep != -1 && ins[src].peekoff)
+		(void)epoll_ctl(live_ep, EPOLL_CTL_DEL, ins[src].sock, NULL);
+#endif
 	ins[src].sock = -1;
 	if (src == 1) {
 		fd->lookup = NULL;
@@ -350,12 +443,11 @@ int
 input_live(struct flowd *fd, int capfd, int sockfd)
 {
 	struct live_lookups ll;
-	struct pollfd pfd[LIVE_INPUTS];
 	struct sigaction sa;
 	struct vbs_rec *r;
 	uint8_t *buf, key[16];
 	uint64_t now, mono, last_apps = 0, win_start = 0, stop_by;
-	int i, n, timeout, more;
+	int i, timeout, more, ready[LIVE_INPUTS];
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -394,16 +486,7 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 		mono = mono_us();
 		if (fd->inflight > 0)
 			timeout = poll_ms(mono, win_start + WIN_US, timeout);
-		for (i = 0; i < LIVE_INPUTS; i++) {
-			pfd[i].fd = ins[i].sock;
-			/* a drained socket with a window: wait for the commit */
-			pfd[i].events = fd->win[i].n > 0 && ins[i].drained ?
-			    0 : POLLIN;
-			pfd[i].revents = 0;
-		}
-		n = poll(pfd, LIVE_INPUTS, timeout);
-		if (n == -1 && errno != EINTR)
-			fatal("poll");
+		live_wait(fd, timeout, ready);
 		/*
 		 * sockd's input before capd's: a socket's news reach sockd
 		 * before its packets leave capd's ring, and read first they
@@ -413,8 +496,7 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 		 * eBPF had all named).
 		 */
 		for (i = LIVE_INPUTS - 1; i >= 0; i--) {
-			if (ins[i].sock == -1 || (pfd[i].revents == 0 &&
-			    fd->win[i].n == 0))
+			if (!ready[i])
 				continue;
 			if (fd->inflight == 0)
 				win_start = mono_us();
