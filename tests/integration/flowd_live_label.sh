@@ -66,6 +66,7 @@ grep -v '^SCORE' "$LAB_T/score.txt"
 line=$(grep '^SCORE' "$LAB_T/score.txt")
 diag "replay: $line"
 equal "$N: the replay labels as the live flowd did" "$line" "$live"
+[ "$line" = "$live" ] || "$LAB_PY" "$LAB/flowdiff.py" "$L/outbox" "$LAB_T/replay1"
 eval "$(echo "$line" | sed 's/^SCORE //; s/\([a-z]*\)=/LS_\1=/g')"
 check "$N: a few hundred flows on replay ($LS_flows)" [ "${LS_flows:-0}" -ge $((JOBS * 9 / 10)) ]
 check "$N: no TCP/UDP flow outside the ground truth ($LS_stray)" [ "${LS_stray:-1}" -eq 0 ]
