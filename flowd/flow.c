@@ -145,22 +145,31 @@ flow_finish(struct flowd *fd, struct flow *f)
 /*
  * End a flow: out of the table at once, so the next packet on its
  * 5-tuple starts a new flow; its row waits for a label if it has none.
+ * The wait runs from when the flow was due to end, not from when a
+ * timer saw it (which depends on what came next), so that live and
+ * replay give the same late news the same chance.
  */
 static void
 flow_end(struct flowd *fd, struct flow *f, int reason, int wait)
 {
+	uint64_t due = fd->now_us;
+
 	hash_remove(fd, f);
 	TAILQ_REMOVE(&fd->idle[f->tclass], f, tlink);
 	if ((f->flags & FF_CLOSING) != 0) {
 		TAILQ_REMOVE(&fd->closing, f, clink);
 		f->flags &= (uint16_t)~FF_CLOSING;
-	}
+		due = f->deadline_us;
+	} else if (reason == END_IDLE)
+		due = f->last_us + fd->conf.idle_us[f->tclass];
+	if (due > fd->now_us)
+		due = fd->now_us;
 	f->end_reason = (uint8_t)reason;
 	f->end_us = f->last_us;
 	if (wait && (f->flags & FF_UNLAB) != 0 &&
 	    (f->flags & FF_EXCLUDED) == 0 && fd->conf.label_grace_us > 0) {
 		f->state = FS_PENDING;
-		f->deadline_us = fd->now_us + fd->conf.label_grace_us;
+		f->deadline_us = due + fd->conf.label_grace_us;
 		TAILQ_INSERT_TAIL(&fd->pending, f, tlink);
 		return;
 	}

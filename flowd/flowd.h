@@ -116,6 +116,13 @@ TAILQ_HEAD(flowq, flow);
  * still at the head of its socket.
  */
 #define LIVE_INPUTS	2		/* 0 capd, 1 sockd */
+/*
+ * Timers trail the clock by this: live, for packets still in capd's
+ * buffer and the sockets; live and on replay alike, sockd's news fire
+ * the timers only this far back, as their time runs ahead of the
+ * packets flowd has read.
+ */
+#define TIMER_LAG_US	1000000ULL
 #define WIN_MAX		64		/* messages peeked per commit */
 
 struct msg_id {

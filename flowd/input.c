@@ -173,6 +173,20 @@ input_digest(char **paths, int n)
 }
 
 /* One decoded record, from source src (recording or socket). */
+/*
+ * sockd's news fire the timers TIMER_LAG_US back.  Live, flowd reads
+ * sockd's input first, and a socket's news are younger than the packets
+ * still in capd's buffer: fired at the news' time, an idle or closing
+ * flow ended before its last packets came, and the live flowd split
+ * flows its replay (in time order) did not.
+ */
+static void
+news_expire(struct flowd *fd, uint64_t ts)
+{
+	if (ts > TIMER_LAG_US)
+		flow_expire(fd, ts - TIMER_LAG_US);
+}
+
 void
 input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 {
@@ -211,14 +225,14 @@ input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 		flow_packet(fd, &r->u.pkt);
 		break;
 	case MSG_SOCKETS:
-		flow_expire(fd, r->u.sock.ts_us);
+		news_expire(fd, r->u.sock.ts_us);
 		if (r->u.sock.source == SRC_EBPF)
 			fd->ebpf_us = r->u.sock.ts_us;
 		label_sock(fd, &r->u.sock, 0);
 		break;
 	case MSG_ANSWER:
 		fd->cnt.answers++;
-		flow_expire(fd, r->u.answer.ts_us);
+		news_expire(fd, r->u.answer.ts_us);
 		if (r->u.answer.found) {
 			s = r->u.answer.sock;
 			if (s.ts_us == 0)

@@ -419,7 +419,10 @@ label_is_self(const struct flow *f)
 	return 0;
 }
 
-/* Label every waiting flow this socket owns. */
+/*
+ * Label every waiting flow this socket owns; an ended flow only with
+ * news dated within its grace (its timer may not have fired yet).
+ */
 static void
 label_waiting(struct flowd *fd, const struct sock_ent *e, uint64_t ts)
 {
@@ -431,7 +434,8 @@ label_waiting(struct flowd *fd, const struct sock_ent *e, uint64_t ts)
 	q = unlab_bucket(fd, e->key.proto, e->key.lport);
 	for (f = TAILQ_FIRST(q); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, ulink);
-		if (!sock_matches(e, f))
+		if (!sock_matches(e, f) ||
+		    (f->state == FS_PENDING && ts > f->deadline_us))
 			continue;
 		apply_label(fd, f, e, ts);
 		flow_labelled(fd, f);

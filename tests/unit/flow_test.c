@@ -289,6 +289,26 @@ test_label_grace(void **state)
 	    "7000|ntpd|destroy|idle\n7001|NULL|none|idle\n");
 }
 
+/*
+ * Live, sockd's news are read before packets older than them that were
+ * still in capd's buffer: news of another socket, dated past the UDP
+ * flow's idle end, must not end it before its late packet comes (one
+ * flow, as a replay in time order makes).
+ */
+static void
+test_news_lag(void **state)
+{
+	(void)state;
+	pkt(T0, DIR_OUT, 17, "10.0.0.1", 7000, "192.0.2.9", 123, 0, 76);
+	sock(T0 + S(60) + 200000, SOCK_OPEN, SRC_EBPF, 17, "10.0.0.1",
+	    7100, "0.0.0.0", 0, "other", 4);
+	pkt(T0 + S(60) - 100000, DIR_IN, 17, "192.0.2.9", 123, "10.0.0.1",
+	    7000, 0, 76);
+	finish();
+	assert_string_equal(query("SELECT local_port, packets_out, "
+	    "packets_in FROM flows WHERE protocol = 17"), "7000|1|1\n");
+}
+
 /* TCP: sockd's close ends the flow after the grace, labelled. */
 static void
 test_sock_closed(void **state)
@@ -438,6 +458,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_udp_wildcard_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_label_grace, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_news_lag, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sock_closed, setup,
 		    teardown),
