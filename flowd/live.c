@@ -492,7 +492,11 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 		 * label the flow at its first packet.  Read after, flowd
 		 * asked sockd about sockets it was about to be told of (in
 		 * the lab's steady run, 45 look-ups for 60 sockets that
-		 * eBPF had all named).
+		 * eBPF had all named).  So while sockd's window fills before
+		 * its input is drained (a second of a busy start can hold
+		 * more than WIN_MAX of its messages), capd waits for the
+		 * commit and the rest of sockd's news; marked not drained,
+		 * it is read then whatever woke flowd.
 		 */
 		for (i = LIVE_INPUTS - 1; i >= 0; i--) {
 			if (!ready[i])
@@ -500,6 +504,10 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 			if (fd->inflight == 0)
 				win_start = mono_us();
 			live_burst(fd, i, buf, r, &ll);
+			if (i == 1 && ins[1].sock != -1 && !ins[1].drained) {
+				ins[0].drained = 0;
+				break;
+			}
 		}
 		lookup_flush(&ll);
 		mono = mono_us();

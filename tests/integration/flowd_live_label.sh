@@ -51,7 +51,7 @@ meta() {
 	done | sort -n | tail -1
 }
 took=$(meta flowd_answers)
-equal "$N: sockd's recording holds the $took answers flowd took ($(meta flowd_lookups) look-ups)" \
+equal "$N: sockd's recording holds every answer flowd took ($took; look-ups $(meta flowd_lookups))" \
     "$answers" "$took"
 live=$("$LAB_PY" "$LAB/score.py" "$LAB_T/out/truth.tsv" "$L/outbox" |
     grep '^SCORE')
