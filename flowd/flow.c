@@ -292,6 +292,8 @@ flow_new(struct flowd *fd, const struct flow_key *k, const struct pkt_rec *p)
 	TAILQ_INSERT_TAIL(&fd->idle[f->tclass], f, tlink);
 	fd->nflows++;
 	fd->cnt.flows++;
+	if (k->proto == IPPROTO_TCP_NUM || k->proto == IPPROTO_UDP_NUM)
+		fd->newflow_us[k->proto == IPPROTO_UDP_NUM] = p->ts_us;
 	if (is_self_addr(fd, k)) {
 		f->flags |= FF_EXCLUDED;
 		fd->cnt.excluded_flows++;

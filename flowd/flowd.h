@@ -212,7 +212,9 @@ struct flowd {
 	struct in_window	 win[LIVE_INPUTS];
 	struct in_window	 resume[LIVE_INPUTS];	/* from a recovered batch */
 	uint32_t		 inflight;	/* peeked, not yet committed */
-	uint64_t		 ebpf_us;	/* last socket sockd's eBPF named */
+	/* by protocol, 0 TCP, 1 UDP: */
+	uint64_t		 ebpf_us[2];	/* last socket sockd's eBPF named */
+	uint64_t		 newflow_us[2];	/* last new flow's first packet */
 };
 
 /* flow.c */

@@ -226,8 +226,11 @@ input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 		break;
 	case MSG_SOCKETS:
 		news_expire(fd, r->u.sock.ts_us);
-		if (r->u.sock.source == SRC_EBPF)
-			fd->ebpf_us = r->u.sock.ts_us;
+		if (r->u.sock.source == SRC_EBPF &&
+		    (r->u.sock.proto == IPPROTO_TCP_NUM ||
+		    r->u.sock.proto == IPPROTO_UDP_NUM))
+			fd->ebpf_us[r->u.sock.proto == IPPROTO_UDP_NUM] =
+			    r->u.sock.ts_us;
 		label_sock(fd, &r->u.sock, 0);
 		break;
 	case MSG_ANSWER:

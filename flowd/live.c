@@ -76,10 +76,32 @@ static const char *const in_names[LIVE_INPUTS] = { "capd", "sockd" };
  * right).  The edge-triggered epoll reports each new message.  While
  * sockd's eBPF names the sockets, look-ups are rare and their lateness
  * costs no label, and flowd keeps to poll(2) and its fewer wake-ups
- * (lab steady run: 94 context switches in 20 s against 173).
+ * (lab steady run: 94 context switches in 20 s against 173).  That is
+ * judged by protocol: sockd goes on with the hooks the kernel attaches,
+ * and a protocol whose hook it refused is left to look-ups.
  */
 static int		live_ep = -1;
 #define EBPF_QUIET_US	60000000ULL	/* no eBPF news this long: prompt */
+
+/*
+ * No eBPF news of late, or a protocol has new flows of late and eBPF
+ * has not named its sockets.
+ */
+static int
+live_prompt(const struct flowd *fd)
+{
+	uint64_t now = now_us();
+	int p, quiet = 0;
+
+	for (p = 0; p < 2; p++) {
+		if (fd->ebpf_us[p] + EBPF_QUIET_US >= now)
+			continue;
+		quiet++;
+		if (fd->newflow_us[p] + EBPF_QUIET_US >= now)
+			return 1;
+	}
+	return quiet == 2;
+}
 
 static void
 msg_name(const uint8_t *key, const uint8_t *buf, size_t len, struct msg_id *m)
@@ -228,8 +250,7 @@ live_wait(const struct flowd *fd, int timeout, int *ready)
 	for (i = 0; i < LIVE_INPUTS; i++)
 		if (ins[i].sock != -1 && !ins[i].peekoff)
 			mixed = 1;
-	if (live_ep != -1 && !mixed &&
-	    fd->ebpf_us + EBPF_QUIET_US < now_us()) {
+	if (live_ep != -1 && !mixed && live_prompt(fd)) {
 		for (i = 0; i < LIVE_INPUTS; i++) {
 			ready[i] = ins[i].sock != -1 && !ins[i].drained;
 			if (ready[i])
