@@ -172,7 +172,6 @@ input_digest(char **paths, int n)
 	return h;
 }
 
-/* One decoded record, from source src (recording or socket). */
 /*
  * sockd's news fire the timers TIMER_LAG_US back.  Live, flowd reads
  * sockd's input first, and a socket's news are younger than the packets
@@ -187,6 +186,7 @@ news_expire(struct flowd *fd, uint64_t ts)
 		flow_expire(fd, ts - TIMER_LAG_US);
 }
 
+/* One decoded record, from source src (recording or socket). */
 void
 input_record(struct flowd *fd, const struct vbs_rec *r, int src)
 {

@@ -245,12 +245,8 @@ live_wait(const struct flowd *fd, int timeout, int *ready)
 
 #ifdef __linux__
 	struct epoll_event ev[LIVE_INPUTS];
-	int mixed = 0;
 
-	for (i = 0; i < LIVE_INPUTS; i++)
-		if (ins[i].sock != -1 && !ins[i].peekoff)
-			mixed = 1;
-	if (live_ep != -1 && !mixed && live_prompt(fd)) {
+	if (live_ep != -1 && live_prompt(fd)) {
 		for (i = 0; i < LIVE_INPUTS; i++) {
 			ready[i] = ins[i].sock != -1 && !ins[i].drained;
 			if (ready[i])
@@ -304,6 +300,12 @@ live_prepare(struct flowd *fd, int capfd, int sockfd)
 		live_watch(i);
 		resume_skip(i, &fd->resume[i], buf);
 	}
+	/* An input without a peek offset is not on the epoll: poll(2). */
+	for (i = 0; i < LIVE_INPUTS; i++)
+		if (ins[i].sock != -1 && !ins[i].peekoff && live_ep != -1) {
+			close(live_ep);
+			live_ep = -1;
+		}
 	free(buf);
 	memset(fd->resume, 0, sizeof(fd->resume));
 }
@@ -443,7 +445,7 @@ live_burst(struct flowd *fd, int src, uint8_t *buf, struct vbs_rec *r,
 	live_sync(fd);
 	log_warnx("%s closed its stream", in_names[src]);
 #ifdef __linux__
-	if (live_ep != -1 && ins[src].peekoff)
+	if (live_ep != -1)
 		(void)epoll_ctl(live_ep, EPOLL_CTL_DEL, ins[src].sock, NULL);
 #endif
 	ins[src].sock = -1;

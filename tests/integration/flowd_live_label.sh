@@ -42,8 +42,8 @@ equal "$N: ordered stop, every stage exits 0" "$(tail -1 "$L/pipe.out")" \
     "exit capd=0 flowd=0 sockd=0"
 # The answers flowd took (its counter, cumulative, in the last batch's
 # meta) are those in sockd's recording, so a replay has them too.  With
-# eBPF a run may need no look-up at all (in the runs of 27 November, 2
-# to 13 of 300 flows).
+# eBPF a run may need few look-ups or none (in the runs of 27 November,
+# 1 to 47 for 300 flows).
 answers=$("$BIN/vbsctl" dump "$L/sockd.rec" | grep -c '"answer"')
 meta() {
 	for _f in "$L"/outbox/*.sqlite; do
