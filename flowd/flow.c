@@ -176,14 +176,22 @@ flow_end(struct flowd *fd, struct flow *f, int reason, int wait)
 	flow_finish(fd, f);
 }
 
-/* Schedule the end of a flow at deadline; the first reason wins. */
+/*
+ * Schedule the end of a flow at deadline; the earliest end wins, not
+ * the first read: live, sockd's close of a socket is read before the
+ * FIN still in capd's buffer, which a replay (in time order) reads
+ * first.
+ */
 static void
 flow_closing(struct flowd *fd, struct flow *f, int reason, uint64_t deadline)
 {
 	struct flow *p;
 
-	if ((f->flags & FF_CLOSING) != 0)
-		return;
+	if ((f->flags & FF_CLOSING) != 0) {
+		if (deadline >= f->deadline_us)
+			return;
+		TAILQ_REMOVE(&fd->closing, f, clink);
+	}
 	f->flags |= FF_CLOSING;
 	f->close_reason = (uint8_t)reason;
 	f->deadline_us = deadline;

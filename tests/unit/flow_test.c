@@ -331,6 +331,28 @@ test_sock_closed(void **state)
 	    "2001:db8::1|1|1|wget|lookup|100|closed\n");
 }
 
+/*
+ * Live, sockd's close is read before the FINs still in capd's buffer:
+ * the earliest end wins whatever is read first, so the flow ends "fin",
+ * as a replay in time order has it.
+ */
+static void
+test_close_order(void **state)
+{
+	(void)state;
+	pkt(T0, DIR_OUT, 6, "10.0.0.1", 50001, "192.0.2.80", 80, TH_SYN, 60);
+	sock(T0 + 5000, SOCK_CLOSE, SRC_DESTROY, 6, "10.0.0.1", 50001,
+	    "192.0.2.80", 80, "curl", 4);
+	pkt(T0 + 1000, DIR_OUT, 6, "10.0.0.1", 50001, "192.0.2.80", 80,
+	    TH_FIN | TH_ACK, 52);
+	pkt(T0 + 2000, DIR_IN, 6, "192.0.2.80", 80, "10.0.0.1", 50001,
+	    TH_FIN | TH_ACK, 52);
+	pkt(T0 + S(5), DIR_OUT, 17, "10.0.0.1", 1, "192.0.2.1", 1, 0, 48);
+	finish();
+	assert_string_equal(query("SELECT packets_out, packets_in, "
+	    "end_reason FROM flows WHERE protocol = 6"), "2|1|fin\n");
+}
+
 /* A dual-stack socket (v4-mapped) labels the IPv4 flow. */
 static void
 test_v4mapped(void **state)
@@ -462,6 +484,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_news_lag, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sock_closed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_close_order, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_v4mapped, setup,
 		    teardown),
