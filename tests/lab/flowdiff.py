@@ -3,7 +3,9 @@
 # batches differ (a test tool, not part of VBS).  A and B are outboxes
 # or batch files, read as score.py reads them.  A flow is keyed by its
 # protocol, both ends and its first packet's time; it differs when only
-# one side has it, or when its packets, bytes, end or label differ.
+# one side has it, or when its packets, bytes, end or label differ.  A
+# live flowd ends its open flows at shutdown, a replay at the end of
+# its input: "shutdown" and "eof" are the same end here.
 # Prints at most 20 differences as TAP diagnostics, "# same" when none;
 # exits 1 when any.
 import os, sys
@@ -20,6 +22,8 @@ def flows(path):
     for r in load_rows([path])[1]:
         k = (r["protocol"], r["local_ip"], r["local_port"], r["remote_ip"],
              r["remote_port"], r["start_us"])
+        if r["end_reason"] == "shutdown":
+            r["end_reason"] = "eof"
         out[k] = tuple(r[f] for f in FIELDS)
     return out
 
