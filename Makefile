@@ -102,7 +102,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call test_rule,$(t))))
 DEB_PKGS = build-essential pkg-config libpcap-dev libsqlite3-dev \
 	libmsgpack-dev libmariadb-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	libseccomp-dev libcap-ng-dev libinih-dev libcmocka-dev libzstd-dev \
-	clang libclang-rt-14-dev libbpf-dev mandoc \
+	clang libclang-rt-14-dev libbpf-dev bpftool mandoc \
 	mariadb-server mariadb-client tcpdump tshark iproute2 sqlite3 openssl \
 	curl wget dnsutils ncat argus-client argus-server tcpreplay \
 	dnsmasq-base libnetfilter-queue-dev iptables iputils-ping python3 \

@@ -1,10 +1,9 @@
 /*
  * ebpf_linux.c: sockd's eBPF backend, Linux only, optional.  Loads the
- * programs of ebpf.bpf.c (embedded in sockd at build time) on the
- * fentry hooks of udp_sendmsg, udpv6_sendmsg and tcp_connect, which
- * run in the context of the process that sends or connects: they name
- * the owner of sockets that close before a dump or a look-up can reach
- * them, and before /proc could tell.  Loading needs CAP_BPF and
+ * programs of ebpf.bpf.c (embedded in sockd at build time) on BTF
+ * tracepoints that run in the context of the process that sends or
+ * connects: they name the owner of sockets that close before a dump or
+ * a look-up can reach them, and before /proc could tell.  Loading needs CAP_BPF and
  * CAP_PERFMON (or CAP_SYS_ADMIN) and is done before priv_drop();
  * afterwards sockd keeps only the ring buffer, mapped in its memory and
  * read without a system call (its fd is polled).
@@ -17,6 +16,7 @@
  * size-checked).
  */
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,8 @@
 #include "sockd.h"
 #include "ebpf_event.h"
 #include "sockd_bpf.h"		/* generated: sockd_bpf_obj[] */
+#include "sockd_btf.h"		/* generated: SOCKD_MIN_BTF, ... */
+#include "btfsum.h"
 
 static struct bpf_object	*obj;
 static struct bpf_link		*links[8];
@@ -44,6 +47,7 @@ static int			 rb_fd = -1;
 static sock_cb			 ev_cb;
 static void			*ev_arg;
 static char			 last_msg[256];
+static int			 tp_handler = -1;	/* our tp_btf/ */
 
 /* libbpf's own messages: kept (the last warning gives the reason). */
 #pragma GCC diagnostic push
@@ -166,16 +170,127 @@ on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+#if SOCKD_MIN_BTF
+/*
+ * libbpf 1.1 reads the kernel's whole BTF (5.5 MB here) for CO-RE and to
+ * find each tracepoint's BTF id, and holds it twice while it loads:
+ * that was sockd's peak memory.  When the running kernel's BTF is the
+ * one sockd was built against (same size and checksum), the build's
+ * minimal BTF of our programs (bpftool gen min_core_btf, a few KB)
+ * serves CO-RE, and the ids come from the build (genbtf.sh).  The BTF
+ * is read once, through a small buffer, to check that.
+ */
+static int
+kernel_btf_is_builds(void)
+{
+	uint64_t	sum, size;
+	int		fd, r;
+
+	if ((fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return 0;
+	r = btfsum_fd(fd, &sum, &size);
+	close(fd);
+	return r == 0 && size == SOCKD_BTF_SIZE && sum == SOCKD_BTF_SUM;
+}
+
+/*
+ * tp_btf programs, with the tracepoint's BTF id from the build.  They
+ * are opened as raw tracepoints and become tracing programs only here,
+ * just before the kernel gets them: libbpf 1.1 reads the kernel's BTF
+ * for any tracing program it sees when the load begins.  Should a
+ * later libbpf differ, the load fails and ebpf_open() loads the usual
+ * way.
+ */
+static int
+tp_prepare(struct bpf_program *prog, struct bpf_prog_load_opts *lo,
+    long cookie)
+{
+	const char	*tp = strchr(bpf_program__section_name(prog), '/');
+	size_t		 i;
+
+	(void)cookie;
+	for (i = 0; tp != NULL && i < sizeof(sockd_btf_ids) /
+	    sizeof(sockd_btf_ids[0]); i++)
+		if (strcmp(sockd_btf_ids[i].tp, tp + 1) == 0) {
+			lo->attach_btf_id = sockd_btf_ids[i].id;
+			return bpf_program__set_type(prog,
+			    BPF_PROG_TYPE_TRACING);
+		}
+	return -ENOENT;
+}
+
+static int
+tp_attach(const struct bpf_program *prog, long cookie, struct bpf_link **l)
+{
+	(void)cookie;
+	*l = bpf_program__attach_trace(prog);
+	return *l != NULL ? 0 : -errno;
+}
+
+/*
+ * The minimal BTF, in a memory file that libbpf opens by name; and our
+ * handler of tp_btf sections.  Returns the memory file, or -1 (then
+ * libbpf does it all, reading the kernel's BTF).
+ */
+static int
+min_btf_setup(char *path, size_t len)
+{
+	LIBBPF_OPTS(libbpf_prog_handler_opts, ho,
+	    .prog_prepare_load_fn = tp_prepare,
+	    .prog_attach_fn = tp_attach);
+	int	fd;
+
+	if (!kernel_btf_is_builds()) {
+		log_info("ebpf: the kernel's BTF is not the one sockd was "
+		    "built with: reading it whole (about 8 MB more memory "
+		    "while loading)");
+		return -1;
+	}
+	if ((fd = memfd_create("sockd-btf", MFD_CLOEXEC)) == -1)
+		return -1;
+	if (write(fd, sockd_min_btf, sizeof(sockd_min_btf)) !=
+	    (ssize_t)sizeof(sockd_min_btf) ||
+	    (tp_handler = libbpf_register_prog_handler("tp_btf/",
+	    BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_TRACE_RAW_TP, &ho)) < 0) {
+		log_warnx("ebpf: minimal BTF: %s", strerror(errno));
+		tp_handler = -1;
+		close(fd);
+		return -1;
+	}
+	snprintf(path, len, "/proc/self/fd/%d", fd);
+	return fd;
+}
+#endif
+
+/*
+ * Opens and loads the programs into obj; with btf_path, CO-RE relocates
+ * against that BTF.  -1 with errno, and *what says which step refused.
+ */
+static int
+load_obj(const char *btf_path, const char **what)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sockd",
+	    .btf_custom_path = btf_path);
+
+	last_msg[0] = '\0';
+	*what = "open";
+	if ((obj = bpf_object__open_mem(sockd_bpf_obj, sizeof(sockd_bpf_obj),
+	    &oo)) == NULL)
+		return -1;
+	*what = "load";
+	return bpf_object__load(obj) == 0 ? 0 : -1;
+}
+
 int
 ebpf_open(const char *netns, char *why, size_t len)
 {
 	struct bpf_program	*prog;
 	struct bpf_map		*m;
 	struct stat		 st;
+	const char		*what;
 	uint32_t		 k = 0, ino;
-	int			 attached = 0, e;
-
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sockd");
+	int			 attached = 0, e, r = -1, btf_fd = -1;
 
 	libbpf_set_print(ebpf_print);
 	if (stat(netns != NULL ? netns : "/proc/self/ns/net", &st) == -1) {
@@ -183,17 +298,35 @@ ebpf_open(const char *netns, char *why, size_t len)
 		return -1;
 	}
 	ino = (uint32_t)st.st_ino;
-	if ((obj = bpf_object__open_mem(sockd_bpf_obj, sizeof(sockd_bpf_obj),
-	    &oo)) == NULL) {
-		fail(why, len, "open", errno);
-		return -1;
+#if SOCKD_MIN_BTF
+	{
+		char	path[64];
+
+		if ((btf_fd = min_btf_setup(path, sizeof(path))) != -1) {
+			r = load_obj(path, &what);
+			e = errno;
+			close(btf_fd);
+			if (r == -1 && e != EPERM && e != EACCES) {
+				log_info("ebpf: with the build's minimal BTF: "
+				    "%s: %s%s%s; loading the usual way", what,
+				    strerror(e), last_msg[0] ? ": " : "",
+				    last_msg);
+				ebpf_close();
+				btf_fd = -1;
+			}
+		}
 	}
-	if (bpf_object__load(obj) != 0) {
+#endif
+	if (btf_fd == -1) {
+		r = load_obj(NULL, &what);
 		e = errno;
-		snprintf(why, len, "load: %s%s%s", strerror(e),
-		    last_msg[0] ? ": " : "", last_msg);
-		if (e == EPERM || e == EACCES)
-			fail(why, len, "load", e);
+	}
+	if (r == -1) {
+		if (e == EPERM || e == EACCES || last_msg[0] == '\0')
+			fail(why, len, what, e);
+		else
+			snprintf(why, len, "%s: %s: %s", what, strerror(e),
+			    last_msg);
 		goto bad;
 	}
 	if ((m = bpf_object__find_map_by_name(obj, "conf")) == NULL ||
@@ -246,6 +379,10 @@ ebpf_close(void)
 	if (obj != NULL)
 		bpf_object__close(obj);
 	obj = NULL;
+	/* After the object: its programs point into libbpf's handlers. */
+	if (tp_handler >= 0)
+		libbpf_unregister_prog_handler(tp_handler);
+	tp_handler = -1;
 }
 
 int

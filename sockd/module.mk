@@ -3,8 +3,10 @@
 #
 # The eBPF backend (Linux) is built when clang and libbpf are there:
 # ebpf.bpf.c is compiled by clang -target bpf (CO-RE, no vmlinux.h) and
-# embedded in sockd as a C array.  Without them, ebpf_none.c: sockd
-# builds all the same and says "ebpf: not built" when asked for it.
+# embedded in sockd as a C array, with the programs' minimal BTF for this
+# machine's kernel when bpftool is there (genbtf.sh).  Without clang and
+# libbpf, ebpf_none.c: sockd builds all the same and says "ebpf: not
+# built" when asked for it.
 
 PROGRAMS += sockd
 sockd_SRCS = sockd/sockd.c sockd/table.c sockd/emit.c sockd/query.c \
@@ -41,7 +43,24 @@ $(O)/gen/sockd_bpf.h: $(O)/gen/sockd/ebpf.bpf.o
 	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '};'; } >$@.tmp && mv $@.tmp $@
 
-$(O)/sockd/ebpf_linux.o: $(O)/gen/sockd_bpf.h
+# The programs' minimal BTF for this machine's kernel (genbtf.sh says
+# why).  Remade after each boot: sysfs gives the kernel's BTF the boot's
+# time.  bpftool lives in sbin, which a user's PATH may lack.
+KERNEL_BTF := /sys/kernel/btf/vmlinux
+BPFTOOL ?= $(firstword $(wildcard /usr/sbin/bpftool /usr/local/sbin/bpftool) \
+	$(shell command -v bpftool 2>/dev/null))
+
+$(O)/gen/sockd/btfsum: sockd/btfsum.c sockd/btfsum.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -o $@ sockd/btfsum.c
+
+$(O)/gen/sockd_btf.h: $(O)/gen/sockd/ebpf.bpf.o $(O)/gen/sockd/btfsum \
+	    sockd/genbtf.sh sockd/ebpf.bpf.c $(wildcard $(KERNEL_BTF))
+	@mkdir -p $(dir $@)
+	sh sockd/genbtf.sh "$(BPFTOOL)" $(KERNEL_BTF) $< sockd/ebpf.bpf.c \
+	    $(O)/gen/sockd/btfsum $@
+
+$(O)/sockd/ebpf_linux.o: $(O)/gen/sockd_bpf.h $(O)/gen/sockd_btf.h
 else
 sockd_SRCS += sockd/ebpf_none.c
 endif

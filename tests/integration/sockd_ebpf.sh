@@ -88,6 +88,44 @@ else
 	BPF=1
 fi
 
+# Built with the kernel's minimal BTF (sockd/genbtf.sh), sockd loads its
+# programs without reading the kernel's whole BTF: its peak memory stays
+# far under the 14 MB that reading it costs (ru_maxrss, in kB).
+if [ "$BPF" = 0 ]; then
+	:
+elif ! grep -q 'SOCKD_MIN_BTF 1' "$TOP/$O/gen/sockd_btf.h" 2>/dev/null; then
+	skip "sockd ebpf: loads with the minimal BTF" \
+	    "built without it (no bpftool or no kernel BTF)"
+else
+	# VmHWM, not ru_maxrss: that would count the forking parent's.
+	mkfifo "$T/q"
+	"$BIN/sockd" -d -v -f "$T/ebpf.conf" -q - <"$T/q" >/dev/null \
+	    2>"$T/minbtf.log" &
+	pid=$!
+	echo $pid >>"$T/pids"
+	exec 9>"$T/q"
+	i=0
+	while ! grep -q "running:" "$T/minbtf.log" && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	peak=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' \
+	    /proc/$pid/status)
+	kill -TERM $pid
+	exec 9>&-
+	wait $pid
+	if grep -q "ebpf: 3 hooks" "$T/minbtf.log" &&
+	    ! grep -q "reading it whole\|usual way" "$T/minbtf.log" &&
+	    [ "${peak:-99999}" -lt 8000 ]; then
+		ok "sockd ebpf: loads with the minimal BTF, peak ${peak} kB"
+	else
+		not_ok "sockd ebpf: loads with the minimal BTF"
+		diag "peak ${peak:-?} kB (bound 8000)"
+		sed 's/^/# /' "$T/minbtf.log" | head -10
+		rc=1
+	fi
+fi
+
 cat >"$T/driver.py" <<'EOF'
 # Runs sockd, the one-shots, reads the recording; prints TAP.
 import json, os, subprocess, sys, time
