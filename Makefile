@@ -29,7 +29,7 @@ OPT	?= -O2 -g
 SANFLAGS ?=
 
 UNAME	:= $(shell uname -s)
-PKGS_ALL := libpcap msgpack sqlite3 libmariadb libcurl libmicrohttpd inih
+PKGS_ALL := libpcap msgpack sqlite3 libmariadb openssl libmicrohttpd inih
 ifeq ($(UNAME),Linux)
 PKGS_ALL += libseccomp libcap-ng
 OS_SRC	:= linux
@@ -100,7 +100,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call test_rule,$(t))))
 
 # Every dependency the build and the tests need, installed when missing.
 DEB_PKGS = build-essential pkg-config libpcap-dev libsqlite3-dev \
-	libmsgpack-dev libmariadb-dev libcurl4-openssl-dev libmicrohttpd-dev \
+	libmsgpack-dev libmariadb-dev libssl-dev libmicrohttpd-dev \
 	libseccomp-dev libcap-ng-dev libinih-dev libcmocka-dev libzstd-dev \
 	clang libclang-rt-14-dev libbpf-dev bpftool mandoc \
 	mariadb-server mariadb-client tcpdump tshark iproute2 sqlite3 openssl \

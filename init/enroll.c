@@ -25,37 +25,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "vbsd.h"
+#include "../shipd/https.h"
 
 #define ENROLL_CONF	"/etc/vbs/vbs.conf"
-#define REPLY_MAX	4096
 #define ID_MAX		64
 #define SECRET_MIN	43	/* 256 bits, base64 at the shortest */
 #define SECRET_MAX	128
-
-struct reply {
-	char	 buf[REPLY_MAX];
-	size_t	 len;
-	int	 overflow;
-};
-
-static size_t
-on_data(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct reply	*r = arg;
-	size_t		 n = size * nmemb;
-
-	if (n > sizeof(r->buf) - 1 - r->len) {
-		r->overflow = 1;
-		return 0;
-	}
-	memcpy(r->buf + r->len, p, n);
-	r->len += n;
-	r->buf[r->len] = '\0';
-	return n;
-}
 
 /*
  * The string value of "key" in the server's flat JSON object, when it
@@ -143,13 +119,11 @@ int
 cmd_enroll(int argc, char **argv)
 {
 	struct vbs_conf	*conf;
-	struct reply	 r;
-	struct curl_slist *hdr = NULL;
-	CURL		*curl;
-	CURLcode	 rc;
+	struct https_reply r;
+	struct https	*h;
 	const char	*cfile = ENROLL_CONF, *ca = NULL, *pin = NULL;
 	const char	*out = NULL, *user = NULL, *url, *token;
-	char		 errbuf[512], ep[2048], auth[256], id[ID_MAX + 1];
+	char		 errbuf[1024], ep[2048], auth[256], id[ID_MAX + 1];
 	char		 secret[SECRET_MAX + 1];
 	long		 code = 0;
 	int		 ch, force = 0, conf_given = 0;
@@ -208,51 +182,23 @@ cmd_enroll(int argc, char **argv)
 	while (n > 8 && url[n - 1] == '/')
 		n--;
 	snprintf(ep, sizeof(ep), "%.*s/v1/enroll", (int)n, url);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (curl = curl_easy_init()) == NULL)
-		errx(EXIT_SYSTEM, "libcurl cannot start");
-	if ((hdr = curl_slist_append(NULL, auth)) == NULL)
-		errx(EXIT_SYSTEM, "out of memory");
-	memset(&r, 0, sizeof(r));
-	curl_easy_setopt(curl, CURLOPT_URL, ep);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-#else
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, CURLPROTO_HTTPS);
-#endif
-	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "vbsctl/" VBS_VERSION);
-	if (ca[0] != '\0')
-		curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
-	if (pin[0] != '\0') {
-		curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, pin);
-		if (ca[0] == '\0') {
-			/* the pin alone vouches for a self-signed server */
-			curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
-	}
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(curl);
-	if (rc != CURLE_OK)
-		errx(EXIT_SYSTEM, "%s: %s", ep, curl_easy_strerror(rc));
+	if ((h = https_new(url, ca, pin, "vbsctl/" VBS_VERSION, 60, errbuf,
+	    sizeof(errbuf))) == NULL)
+		errx(EXIT_USAGE, "%s", errbuf);
+	if (https_request(h, "POST", "/v1/enroll", auth, "", 0, &r, errbuf,
+	    sizeof(errbuf)) == -1)
+		errx(EXIT_SYSTEM, "%s: %s", ep, errbuf);
+	https_free(h);
+	explicit_bzero(auth, sizeof(auth));
+	code = r.status;
 	if (code == 401 || code == 403)
 		errx(EXIT_INPUT, "%s: the server refused the token (HTTP %ld: "
 		    "unknown, used or expired)", ep, code);
-	if (code != 201 || r.overflow ||
-	    json_field(r.buf, "client_id", id, 1, ID_MAX) == -1 ||
-	    json_field(r.buf, "secret", secret, SECRET_MIN, SECRET_MAX) == -1)
+	if (code != 201 || r.body_cut ||
+	    json_field(r.body, "client_id", id, 1, ID_MAX) == -1 ||
+	    json_field(r.body, "secret", secret, SECRET_MIN, SECRET_MAX) == -1)
 		errx(EXIT_SYSTEM, "%s: unexpected answer (HTTP %ld)", ep, code);
 	store(out, user, url, id, secret, force);
 	explicit_bzero(secret, sizeof(secret));

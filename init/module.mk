@@ -2,8 +2,9 @@
 # service files.
 
 PROGRAMS += vbsctl
-vbsctl_SRCS = init/vbsctl.c init/top.c init/stats.c init/enroll.c
-vbsctl_PKGS = libcurl
+vbsctl_SRCS = init/vbsctl.c init/top.c init/stats.c init/enroll.c \
+	shipd/https.c shipd/httpreply.c
+vbsctl_PKGS = libssl libcrypto
 
 PROGRAMS += vbsd
 vbsd_SRCS = init/vbsd.c init/supervise.c init/control.c

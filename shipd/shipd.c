@@ -1,8 +1,8 @@
 /*
  * shipd.c: the upload stage's entry and loop.  Reads vbs.conf and the
  * credentials that `vbsctl enroll` stored, becomes the vbs user if
- * started as root (vbsd starts it as vbs already), sets up libcurl and
- * the outbox watch, enters the sandbox, then uploads batches oldest
+ * started as root (vbsd starts it as vbs already), sets up its HTTPS
+ * client (https.c) and the outbox watch, enters the sandbox, then uploads batches oldest
  * first for as long as it runs: a batch is deleted only after a 2xx
  * answer, a failure backs off exponentially with jitter up to
  * retry_max and is retried for ever, and the outbox is kept within
@@ -35,9 +35,10 @@
 
 /*
  * What shipd calls after the sandbox is in place, beyond the base list:
- * the outbox's files, inotify, and what libcurl and OpenSSL need for a
- * TLS connection (sockets; the threaded resolver's thread; /etc files
- * for name look-ups).  Found with VBS_SECCOMP_LOG=1 and strace -f.
+ * the outbox's files, inotify, and what a TLS connection needs (sockets;
+ * /etc files and a socket for name look-ups).  No threads: the name
+ * look-up is glibc's, in shipd's own thread.  Found with
+ * VBS_SECCOMP_LOG=1 and strace -f.
  */
 static const char *const shipd_syscalls[] = {
 	"open", "openat", "unlink", "unlinkat", "rename", "renameat",
@@ -47,9 +48,7 @@ static const char *const shipd_syscalls[] = {
 	"inotify_init1", "inotify_add_watch", "inotify_rm_watch",
 	"socket", "connect", "getsockname", "getpeername", "setsockopt",
 	"getsockopt", "socketpair", "pipe", "pipe2", "ioctl", "sendmmsg",
-	"clone", "clone3", "set_robust_list", "rseq", "sched_getaffinity",
-	"sched_yield", "prlimit64", "getrlimit", "uname", "eventfd2", "dup",
-	"dup2", "dup3",
+	"prlimit64", "getrlimit", "uname", "dup", "dup2", "dup3",
 	NULL
 };
 

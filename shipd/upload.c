@@ -1,5 +1,5 @@
 /*
- * upload.c: one batch to the server, over HTTPS with libcurl.  Runs in
+ * upload.c: one batch to the server, over HTTPS (https.c).  Runs in
  * shipd.  It trusts the server only after TLS has verified it (the
  * configured CA and host name, or the pinned public key, or both) and
  * then only for the HTTP status; there is no plain-text mode.
@@ -12,11 +12,11 @@
  *	server stores nothing that does not match it.
  *   Content-Encoding: zstd, when compression is on and pays (the hash
  *	is still that of the uncompressed batch).
- *   Expect: 100-continue only above 1 MB (libcurl's own rule), so that
+ *   Expect: 100-continue only above 1 MB (as libcurl does), so that
  *	a refusal of a large body (credentials, a batch the server has,
  *	over its limit) costs no body; below it the round trip it adds
  *	cost more than the rare body sent in vain (measured: bench).
- * One curl handle is kept, so the TLS connection is reused.
+ * One connection is kept, so the TLS connection is reused.
  */
 
 #include <sys/stat.h>
@@ -29,36 +29,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <zstd.h>
 
 #include "proto.h"
 #include "shipd.h"
+#include "https.h"
 
-#define CONNECT_TIMEOUT	30L	/* s */
-#define LOW_SPEED	1024L	/* B/s, below it for LOW_TIME s: give up */
-#define LOW_TIME	60L
+#define IO_TIMEOUT	60	/* s without progress: give up */
 #define ZSTD_LEVEL	3
 #define REPLY_MAX	256	/* bytes of the server's reason kept */
-#define CA_MAX		(1024 * 1024)
 
 struct uploader {
-	CURL		*curl;
-	char		*base;		/* server_url without a trailing / */
-	char		*ca;		/* CA bundle, PEM, read at start */
-	size_t		 calen;
-	struct cred	 cred;
+	struct https	*https;
+	char		 auth[384];	/* the Authorization header line */
 	int		 compress;	/* 0 off, 1 on, -1 server refused it */
 	uint64_t	 wire_bytes;	/* bodies sent, after compression */
-};
-
-/* The body being sent and the reply being kept. */
-struct xfer {
-	const uint8_t	*p;
-	size_t		 len, off;
-	char		 reply[REPLY_MAX];
-	size_t		 rlen;
 };
 
 static int
@@ -132,116 +118,47 @@ bad:
 	return -1;
 }
 
-static int
-read_ca(struct uploader *u, const char *path, char *err, size_t errlen)
-{
-	struct stat	 st;
-	ssize_t		 n;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "ca_file %s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	if (st.st_size <= 0 || st.st_size > CA_MAX ||
-	    (u->ca = malloc((size_t)st.st_size)) == NULL) {
-		snprintf(err, errlen, "ca_file %s: empty or too large", path);
-		close(fd);
-		return -1;
-	}
-	n = read(fd, u->ca, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		snprintf(err, errlen, "ca_file %s: short read", path);
-		return -1;
-	}
-	u->calen = (size_t)n;
-	return 0;
-}
-
 /*
- * Set up the handle once, before the sandbox: curl's global state,
- * OpenSSL's configuration and the CA bundle are all read here.
+ * Set up the client once, before the sandbox: OpenSSL's configuration
+ * and the CA bundle are read here.
  */
 struct uploader *
 upload_new(const struct shipd_conf *c, const struct cred *cred, char *err,
     size_t errlen)
 {
 	struct uploader	*u;
-	struct curl_blob blob;
-	size_t		 n;
-	CURLcode	 rc = CURLE_OK;
+	unsigned char	 up[CLIENT_ID_MAX + SECRET_MAX + 2];
+	int		 n;
 
 	if (strncmp(c->server_url, "https://", 8) != 0) {
 		snprintf(err, errlen, "server_url %s: only https:// is "
 		    "allowed", c->server_url);
 		return NULL;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, errlen, "curl_global_init failed");
-		return NULL;
-	}
-	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (u->base = strdup(c->server_url)) == NULL) {
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		free(u);
 		return NULL;
 	}
-	n = strlen(u->base);
-	while (n > 8 && u->base[n - 1] == '/')
-		u->base[--n] = '\0';
-	u->cred = *cred;
 	u->compress = c->compress;
-	if (c->ca_file[0] != '\0' && read_ca(u, c->ca_file, err, errlen) == -1)
+	memset(up, 0, sizeof(up));
+	if ((u->https = https_new(c->server_url, c->ca_file, c->pin,
+	    "vbs-shipd/" VBS_VERSION, IO_TIMEOUT, err, errlen)) == NULL)
 		goto fail;
-	if ((u->curl = curl_easy_init()) == NULL) {
-		snprintf(err, errlen, "curl_easy_init failed");
-		goto fail;
-	}
-#if LIBCURL_VERSION_NUM >= 0x075500
-	rc |= curl_easy_setopt(u->curl, CURLOPT_PROTOCOLS_STR, "https");
-#else
-	rc |= curl_easy_setopt(u->curl, CURLOPT_PROTOCOLS, CURLPROTO_HTTPS);
-#endif
-	rc |= curl_easy_setopt(u->curl, CURLOPT_NOSIGNAL, 1L);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_LOW_SPEED_TIME, LOW_TIME);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_SSLVERSION,
-	    (long)CURL_SSLVERSION_TLSv1_2);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_USERNAME, u->cred.client_id);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_PASSWORD, u->cred.secret);
-	rc |= curl_easy_setopt(u->curl, CURLOPT_USERAGENT,
-	    "vbs-shipd/" VBS_VERSION);
-	if (u->ca != NULL) {
-		blob.data = u->ca;
-		blob.len = u->calen;
-		blob.flags = CURL_BLOB_NOCOPY;
-		rc |= curl_easy_setopt(u->curl, CURLOPT_CAINFO_BLOB, &blob);
-		rc |= curl_easy_setopt(u->curl, CURLOPT_CAPATH, NULL);
-	}
-	if (c->pin[0] != '\0') {
-		rc |= curl_easy_setopt(u->curl, CURLOPT_PINNEDPUBLICKEY, c->pin);
-		/* A pin alone stands for the whole check: a self-signed key. */
-		if (u->ca == NULL) {
-			rc |= curl_easy_setopt(u->curl, CURLOPT_SSL_VERIFYPEER,
-			    0L);
-			rc |= curl_easy_setopt(u->curl, CURLOPT_SSL_VERIFYHOST,
-			    0L);
-		}
-	}
-	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "libcurl refused an option (built "
-		    "without TLS or too old?)");
+	/* Basic: base64 of "id:secret" (neither holds a colon or CRLF). */
+	n = snprintf((char *)up, sizeof(up), "%s:%s", cred->client_id,
+	    cred->secret);
+	if (n <= 0 || (size_t)n >= sizeof(up) ||
+	    (size_t)(n + 2) / 3 * 4 + 24 > sizeof(u->auth)) {
+		snprintf(err, errlen, "credentials too long");
 		goto fail;
 	}
+	memcpy(u->auth, "Authorization: Basic ", 21);
+	n = EVP_EncodeBlock((unsigned char *)u->auth + 21, up, n);
+	memcpy(u->auth + 21 + n, "\r\n", 3);
+	explicit_bzero(up, sizeof(up));
 	return u;
 fail:
+	explicit_bzero(up, sizeof(up));
 	upload_free(u);
 	return NULL;
 }
@@ -251,11 +168,8 @@ upload_free(struct uploader *u)
 {
 	if (u == NULL)
 		return;
-	if (u->curl != NULL)
-		curl_easy_cleanup(u->curl);
-	explicit_bzero(&u->cred, sizeof(u->cred));
-	free(u->ca);
-	free(u->base);
+	https_free(u->https);
+	explicit_bzero(u->auth, sizeof(u->auth));
 	free(u);
 }
 
@@ -263,33 +177,6 @@ uint64_t
 upload_wire_bytes(const struct uploader *u)
 {
 	return u->wire_bytes;
-}
-
-static size_t
-read_body(char *dst, size_t size, size_t nmemb, void *arg)
-{
-	struct xfer	*x = arg;
-	size_t		 n = size * nmemb;
-
-	if (n > x->len - x->off)
-		n = x->len - x->off;
-	memcpy(dst, x->p + x->off, n);
-	x->off += n;
-	return n;
-}
-
-/* Keep the start of the server's answer, printable, for the log. */
-static size_t
-write_reply(char *src, size_t size, size_t nmemb, void *arg)
-{
-	struct xfer	*x = arg;
-	size_t		 n = size * nmemb, i;
-
-	for (i = 0; i < n && x->rlen < sizeof(x->reply) - 1; i++)
-		if (src[i] >= 0x20 && src[i] < 0x7f)
-			x->reply[x->rlen++] = src[i];
-	x->reply[x->rlen] = '\0';
-	return n;
 }
 
 static void
@@ -344,73 +231,50 @@ upload_batch(struct uploader *u, const char *id, const uint8_t *p,
     size_t len, long *retry_after, uint64_t *status, char *err,
     size_t errlen)
 {
-	struct curl_slist *hdr = NULL, *h;
-	struct xfer	 x;
-	char		 url[2048], hash[65], line[128];
+	struct https_reply rep;
+	char		 path[256], hash[65], hdrs[768], reply[REPLY_MAX];
+	const uint8_t	*body = p;
 	uint8_t		*z = NULL;
-	size_t		 zlen = 0;
-	curl_off_t	 ra = 0;
-	long		 code = 0;
-	CURLcode	 rc;
+	size_t		 zlen = 0, i, rlen = 0;
+	long		 code;
 	enum up_result	 res;
-	int		 zipped;
+	int		 zipped, rc;
 
 	*retry_after = 0;
 	*status = 0;
-	if (snprintf(url, sizeof(url), "%s/v1/batches/%s", u->base, id) >=
-	    (int)sizeof(url)) {
-		snprintf(err, errlen, "URL too long");
+	if (snprintf(path, sizeof(path), "/v1/batches/%s", id) >=
+	    (int)sizeof(path)) {
+		snprintf(err, errlen, "batch id too long");
 		return UP_REJECT;
 	}
 	sha256_hex(p, len, hash);
-	memset(&x, 0, sizeof(x));
-	x.p = p;
-	x.len = len;
 	zipped = 0;
 	if ((z = maybe_compress(u, p, len, &zlen)) != NULL) {
 		zipped = 1;
-		x.p = z;
-		x.len = zlen;
+		body = z;
+		len = zlen;
 	}
-	snprintf(line, sizeof(line), "X-VBS-SHA256: %s", hash);
-	h = curl_slist_append(hdr, line);
-	if (h != NULL)
-		h = curl_slist_append(hdr = h, "Content-Type: "
-		    "application/vnd.sqlite3");
-	if (h != NULL && z != NULL)
-		h = curl_slist_append(hdr = h, "Content-Encoding: zstd");
-	if (h == NULL) {
-		curl_slist_free_all(hdr);
-		free(z);
-		snprintf(err, errlen, "out of memory");
-		return UP_RETRY;
-	}
-	hdr = h;
-	curl_easy_setopt(u->curl, CURLOPT_URL, url);
-	curl_easy_setopt(u->curl, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(u->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x.len);
-	curl_easy_setopt(u->curl, CURLOPT_READFUNCTION, read_body);
-	curl_easy_setopt(u->curl, CURLOPT_READDATA, &x);
-	curl_easy_setopt(u->curl, CURLOPT_WRITEFUNCTION, write_reply);
-	curl_easy_setopt(u->curl, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(u->curl, CURLOPT_HTTPHEADER, hdr);
-	rc = curl_easy_perform(u->curl);
-	curl_easy_setopt(u->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdr);
+	snprintf(hdrs, sizeof(hdrs), "%sX-VBS-SHA256: %s\r\nContent-Type: "
+	    "application/vnd.sqlite3\r\n%s", u->auth, hash,
+	    zipped ? "Content-Encoding: zstd\r\n" : "");
+	rc = https_request(u->https, "PUT", path, hdrs, body, len, &rep, err,
+	    errlen);
+	explicit_bzero(hdrs, sizeof(hdrs));
 	free(z);
-	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s", curl_easy_strerror(rc));
-		/* A server that does not match the pin or CA stays refused. */
+	/* No answer, or a server that does not match the pin or CA. */
+	if (rc == -1)
 		return UP_RETRY;
-	}
-	curl_easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(u->curl, CURLINFO_RETRY_AFTER, &ra);
+	code = rep.status;
 	*status = (uint64_t)code;
-	*retry_after = ra > 0 && ra < 86400 ? (long)ra : 0;
-	snprintf(err, errlen, "HTTP %ld%s%s", code, x.rlen ? ": " : "",
-	    x.reply);
+	*retry_after = rep.retry_after;
+	/* Keep the start of the server's answer, printable, for the log. */
+	for (i = 0; i < rep.body_len && rlen < sizeof(reply) - 1; i++)
+		if (rep.body[i] >= 0x20 && rep.body[i] < 0x7f)
+			reply[rlen++] = rep.body[i];
+	reply[rlen] = '\0';
+	snprintf(err, errlen, "HTTP %ld%s%s", code, rlen ? ": " : "", reply);
 	if (code >= 200 && code < 300) {
-		u->wire_bytes += x.off;
+		u->wire_bytes += rep.sent;
 		return UP_OK;
 	}
 	switch (code) {
