@@ -9,8 +9,10 @@
 #     provenance mix, from the batches as ingestd loaded them (MySQL
 #     must hold all of them); target >= 99.5% right in every bucket;
 #  2. cost: CPU of vbsd and every stage, shipd too, from /proc (utime +
-#     stime) while a python3 client sends a steady LAB_PPS (2000)
-#     packets/s for LAB_SECS (60) s; target <= 0.2% of one core.  Peak
+#     stime in clock ticks, and the same in ns from each thread's
+#     schedstat, which is judged) while a python3 client sends a steady
+#     LAB_PPS (2000) packets/s for LAB_SECS (60) s; target <= 0.2% of
+#     one core.  Peak
 #     RSS (VmHWM) of each client process and their sum; target <= 32 MB;
 #     beside it RSS, anonymous RSS and PSS after the steady run;
 #  3. loss: tcpreplay of the mkbig capture ($SHARED/tools/mkbig.sh, cached
@@ -66,6 +68,15 @@ ticks() {	# utime + stime of every pid given, summed
 		    awk '{print $12 + $13}'
 	done | awk '{s += $1} END {print s + 0}'
 }
+# The same kernel counter (each thread's sum_exec_runtime) in ns, not
+# rounded to 10 ms clock ticks per process as /proc/PID/stat gives it:
+# over 60 s a tick is 0.017% of a core, and each process's reading may
+# be a tick off at either end.
+runtime() {
+	for _p in "$@"; do
+		cat /proc/"$_p"/task/*/schedstat 2>/dev/null
+	done | awk '{s += $1} END {printf "%.0f\n", s}'
+}
 pids=$(lab_pids | tr '\n' ' ')
 names=""
 for p in $pids; do names="$names $(cat /proc/$p/comm)"; done
@@ -78,7 +89,7 @@ for w in $want; do
 	esac
 done
 before=""
-for p in $pids; do before="$before $(ticks "$p")"; done
+for p in $pids; do before="$before $(ticks "$p") $(runtime "$p")"; done
 s0=$(date +%s.%N)
 mkdir -p "$LAB_T/steady"
 lab_cx "$LAB_PY" "$LAB/traffic.py" steady "$LAB_T/steady" "$PPS" "$SECS" \
@@ -86,14 +97,21 @@ lab_cx "$LAB_PY" "$LAB/traffic.py" steady "$LAB_T/steady" "$PPS" "$SECS" \
 s1=$(date +%s.%N)
 set -- $before
 total=0
+total_ns=0
 for p in $pids; do
-	d=$(( $(ticks "$p") - $1 )); shift
+	d=$(( $(ticks "$p") - $1 ))
+	dn=$(( $(runtime "$p") - $2 ))
+	shift 2
 	total=$((total + d))
-	diag "$(printf '%-8s cpu %5.3f%% of a core' "$(cat /proc/$p/comm)" \
-	    "$(echo "$d $HZ $s0 $s1" | awk '{print 100 * $1 / $2 / ($4 - $3)}')")"
+	total_ns=$((total_ns + dn))
+	diag "$(printf '%-8s cpu %5.3f%% of a core (ticks), %6.4f%% (ns)' \
+	    "$(cat /proc/$p/comm)" \
+	    "$(echo "$d $HZ $s0 $s1" | awk '{print 100 * $1 / $2 / ($4 - $3)}')" \
+	    "$(echo "$dn $s0 $s1" | awk '{print 100 * $1 / 1e9 / ($3 - $2)}')")"
 done
 cpu=$(echo "$total $HZ $s0 $s1" | awk '{printf "%.3f", 100 * $1 / $2 / ($4 - $3)}')
-echo "# CPU, all client processes, steady ${PPS} pkt/s for ${SECS} s: $cpu% of one core (original VBS: 1.7%)"
+cpu_ns=$(echo "$total_ns $s0 $s1" | awk '{printf "%.3f", 100 * $1 / 1e9 / ($3 - $2)}')
+echo "# CPU, all client processes, steady ${PPS} pkt/s for ${SECS} s: $cpu% of one core in clock ticks, $cpu_ns% in ns (original VBS: 1.7%)"
 # Peak RSS is the target's measure.  Beside it, what each process holds
 # now, the part of that of its own (anonymous), and its proportional
 # share (PSS: a page shared by n processes counts 1/n), since RSS counts
@@ -125,9 +143,10 @@ echo "# labelled right: $LS_right of $LS_flows flows; worst bucket $LS_bucket $L
 if [ "$LS_flows" -gt 0 ] && awk -v w="$LS_worst" 'BEGIN { exit !(w >= 99.5) }'
 then ok "$N: >= 99.5% labelled right in every bucket"
 else not_ok "$N: >= 99.5% labelled right in every bucket (worst $LS_worst% $LS_bucket)"; fi
-if awk -v c="$cpu" 'BEGIN { exit !(c <= 0.2) }'
-then ok "$N: CPU $cpu% <= 0.2% of a core"
-else not_ok "$N: CPU $cpu% <= 0.2% of a core"; fi
+# Judged in ns: the same counter as the ticks, without their rounding.
+if awk -v c="$cpu_ns" 'BEGIN { exit !(c <= 0.2) }'
+then ok "$N: CPU $cpu_ns% <= 0.2% of a core"
+else not_ok "$N: CPU $cpu_ns% <= 0.2% of a core"; fi
 if awk -v r="$rss" 'BEGIN { exit !(r <= 32) }'
 then ok "$N: peak RSS sum $rss MB <= 32 MB"
 else not_ok "$N: peak RSS sum $rss MB <= 32 MB"; fi
