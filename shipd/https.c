@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,8 @@ conn_open(struct https *h)
 	    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(h->ssl),
 	    h->host) != 1 : SSL_set1_host(h->ssl, h->host) != 1))
 		goto tls;
+	/* "*.example.org" may name a host; "w*.example.org" may not. */
+	SSL_set_hostflags(h->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	if (!h->numeric && SSL_set_tlsext_host_name(h->ssl, h->host) != 1)
 		goto tls;
 	ERR_clear_error();
@@ -521,7 +524,7 @@ exchange(struct https *h, const char *method, const char *path,
 		    poll(&pfd, 1, EXPECT_WAIT_MS) > 0) {
 			if (read_head(h, &hd) == -1)
 				return -1;
-			if (hd.status != 100)
+			if (hd.status >= 200)
 				send_body = 0;
 		}
 	}
@@ -530,7 +533,7 @@ exchange(struct https *h, const char *method, const char *path,
 			return -1;
 		r->sent = len;
 	}
-	if (send_body || hd.status == 100) {
+	if (send_body) {
 		do {
 			if (read_head(h, &hd) == -1)
 				return -1;
@@ -705,8 +708,17 @@ https_new(const char *url, const char *ca_file, const char *pin,
     const char *agent, int timeout, char *err, size_t errlen)
 {
 	struct https	*h;
+	struct sigaction sa;
 	const char	*sys;
 
+	/*
+	 * A server gone away must make a write fail with EPIPE, not kill
+	 * the process: OpenSSL writes with write(2), without MSG_NOSIGNAL.
+	 */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		(void)sigaction(SIGPIPE, &sa, NULL);
+	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
