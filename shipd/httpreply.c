@@ -63,7 +63,7 @@ digits(const char *v, size_t vlen)
 			return -1;
 		n = n * 10 + (v[i] - '0');
 	}
-	return n;
+	return n <= LENGTH_MAX ? n : -1;
 }
 
 /*

@@ -148,6 +148,7 @@ tls_write(struct https *h, const void *p, size_t len)
 	int		 n;
 
 	while (len > 0) {
+		ERR_clear_error();	/* SSL_get_error() reads the queue */
 		n = SSL_write(h->ssl, s, len > 65536 ? 65536 : (int)len);
 		if (n > 0) {
 			s += n;

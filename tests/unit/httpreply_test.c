@@ -59,6 +59,10 @@ test_head_ok(void **state)
 	assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
 	    "Content-Length: 5\r\n\r\n", &h), 0);
 	assert_int_equal(h.length, 5);
+	/* The largest length taken: 10^15. */
+	assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: "
+	    "1000000000000000\r\n\r\n", &h), 0);
+	assert_int_equal(h.length, 1000000000000000LL);
 }
 
 static void
@@ -85,6 +89,7 @@ test_head_refused(void **state)
 		"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n"
 		    "\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000009\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
 		    "Transfer-Encoding: chunked\r\n\r\n",
