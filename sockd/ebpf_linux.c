@@ -290,7 +290,7 @@ ebpf_open(const char *netns, char *why, size_t len)
 	struct stat		 st;
 	const char		*what;
 	uint32_t		 k = 0, ino;
-	int			 attached = 0, e, r = -1, btf_fd = -1;
+	int			 attached = 0, e = 0, r = -1, minimal = 0;
 
 	libbpf_set_print(ebpf_print);
 	if (stat(netns != NULL ? netns : "/proc/self/ns/net", &st) == -1) {
@@ -301,23 +301,24 @@ ebpf_open(const char *netns, char *why, size_t len)
 #if SOCKD_MIN_BTF
 	{
 		char	path[64];
+		int	btf_fd;
 
 		if ((btf_fd = min_btf_setup(path, sizeof(path))) != -1) {
 			r = load_obj(path, &what);
 			e = errno;
 			close(btf_fd);
-			if (r == -1 && e != EPERM && e != EACCES) {
+			minimal = r == 0 || e == EPERM || e == EACCES;
+			if (!minimal) {
 				log_info("ebpf: with the build's minimal BTF: "
 				    "%s: %s%s%s; loading the usual way", what,
 				    strerror(e), last_msg[0] ? ": " : "",
 				    last_msg);
 				ebpf_close();
-				btf_fd = -1;
 			}
 		}
 	}
 #endif
-	if (btf_fd == -1) {
+	if (!minimal) {
 		r = load_obj(NULL, &what);
 		e = errno;
 	}
