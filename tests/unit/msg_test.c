@@ -143,6 +143,92 @@ test_packets(void **state)
 	assert_int_equal(msg_next(&m, &out), 0);
 }
 
+/* The record as msgpack-c's packer writes it: the bytes add_pkt() must give. */
+static void
+oracle_pkt(msgpack_sbuffer *sb, const struct pkt_rec *p)
+{
+	msgpack_packer	pk;
+	size_t		n = p->ipver == 6 ? 16 : 4;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 13);
+	msgpack_pack_uint64(&pk, p->ts_us);
+	msgpack_pack_uint32(&pk, p->iface);
+	msgpack_pack_uint8(&pk, p->dir);
+	msgpack_pack_uint8(&pk, p->ipver);
+	msgpack_pack_uint8(&pk, p->proto);
+	msgpack_pack_bin(&pk, n);
+	msgpack_pack_bin_body(&pk, p->src, n);
+	msgpack_pack_uint16(&pk, p->sport);
+	msgpack_pack_bin(&pk, n);
+	msgpack_pack_bin_body(&pk, p->dst, n);
+	msgpack_pack_uint16(&pk, p->dport);
+	msgpack_pack_uint32(&pk, p->iplen);
+	msgpack_pack_uint8(&pk, p->tcpflags);
+	msgpack_pack_uint8(&pk, p->frag);
+	msgpack_pack_uint32(&pk, p->fragid);
+}
+
+/* A value near one of msgpack's size boundaries, or any value. */
+static uint64_t
+edge(uint64_t *x)
+{
+	static const uint64_t e[] = { 0, 1, 127, 128, 255, 256, 65535, 65536,
+	    UINT32_MAX, (uint64_t)UINT32_MAX + 1, UINT64_MAX };
+
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x % 3 == 0 ? *x >> 3 : e[(*x >> 8) % (sizeof(e) / sizeof(e[0]))];
+}
+
+/*
+ * Packets records are encoded without msgpack-c (capd's hot path):
+ * byte for byte what msgpack-c writes, at every integer size boundary.
+ */
+static void
+test_packets_bytes(void **state)
+{
+	struct vbs_rec	 r;
+	msgpack_sbuffer	 sb;
+	uint64_t	 x = 0x9e3779b97f4a7c15ULL;
+	size_t		 before;
+	int		 i, j;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = MSG_PACKETS;
+	msg_start(&b, MSG_PACKETS);
+	for (i = 0; i < 20000; i++) {
+		struct pkt_rec *p = &r.u.pkt;
+
+		if (!msg_would_fit(&b, 96))
+			msg_start(&b, MSG_PACKETS);
+		p->ts_us = edge(&x);
+		p->iface = (uint32_t)edge(&x);
+		p->dir = (uint8_t)edge(&x);
+		p->ipver = i % 2 ? 6 : 4;
+		p->proto = (uint8_t)edge(&x);
+		p->sport = (uint16_t)edge(&x);
+		p->dport = (uint16_t)edge(&x);
+		p->iplen = (uint32_t)edge(&x);
+		p->tcpflags = (uint8_t)edge(&x);
+		p->frag = (uint8_t)edge(&x);
+		p->fragid = (uint32_t)edge(&x);
+		for (j = 0; j < 16; j++) {
+			p->src[j] = (uint8_t)edge(&x);
+			p->dst[j] = (uint8_t)edge(&x);
+		}
+		msgpack_sbuffer_init(&sb);
+		oracle_pkt(&sb, p);
+		before = b.len;
+		assert_int_equal(msg_add(&b, &r), 0);
+		assert_int_equal(b.len - before, sb.size);
+		assert_memory_equal(b.buf + before, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+
 static void
 test_sockets_lookup_answer(void **state)
 {
@@ -569,6 +655,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_packets),
+		cmocka_unit_test(test_packets_bytes),
 		cmocka_unit_test(test_sockets_lookup_answer),
 		cmocka_unit_test(test_stats_bye),
 		cmocka_unit_test(test_wrong_type),
