@@ -51,7 +51,7 @@
 
 #define WORK_NAME	"flowd-current.sqlite"
 #define COMMIT_ROWS	16384		/* rows per transaction */
-#define COMMIT_US	1000000ULL	/* live: at least this often */
+#define COMMIT_US	2000000ULL	/* live: at least this often (WIN_US) */
 #define SIZE_ROWS	1024		/* rows between size checks */
 #define PKT_MULTI	64		/* packet rows per INSERT */
 #define MSG_ID_LEN	20		/* a struct msg_id in flowd_input */
