@@ -1033,10 +1033,11 @@ batch_close(struct flowd *fd)
 /*
  * Timers of the live batch, called only when no message is in flight:
  * its age (batch_age bounds how long data waits before shipd sees it),
- * its size (found by batch_sync), and a commit at least every second
- * of the rows that timers wrote (flow ends).  Replay closes batches by size only: it
- * has nobody waiting, and a capture replayed faster than it was taken
- * would otherwise make a file per few minutes of capture.
+ * its size (found by batch_sync), and a commit at least every
+ * COMMIT_US of the rows that timers wrote (flow ends).  Replay closes
+ * batches by size only: it has nobody waiting, and a capture replayed
+ * faster than it was taken would otherwise make a file per few minutes
+ * of capture.
  */
 void
 batch_tick(struct flowd *fd, uint64_t now, uint64_t mono)
