@@ -126,7 +126,7 @@ ship_pass(struct shipd *s)
 {
 	struct shipd_conf *c = &s->conf;
 	struct ob_entry	*e;
-	uint8_t		*buf;
+	const uint8_t	*buf;
 	size_t		 i, len, left = 0;
 	char		 err[512];
 	long		 ra;
@@ -151,7 +151,6 @@ ship_pass(struct shipd *s)
 		status = 0;
 		r = upload_batch(s->up, e->id, buf, len, &ra, &status, err,
 		    sizeof(err));
-		free(buf);
 		switch (r) {
 		case UP_OK:
 			if (outbox_remove(&s->ob, e->id) == -1)

@@ -66,6 +66,8 @@ struct outbox {
 	uint64_t	 lost_batches;	/* since the outbox was made */
 	uint64_t	 lost_bytes;
 	int		 full;		/* over the bound at the last scan */
+	uint8_t		*buf;		/* outbox_read's, kept between reads */
+	size_t		 bufcap;
 };
 
 /* Outcome of one upload. */
@@ -84,8 +86,8 @@ void	 outbox_enforce(struct outbox *, const struct shipd_conf *);
 int	 outbox_remove(struct outbox *, const char *);
 int	 outbox_reject(struct outbox *, const char *);
 int	 outbox_valid_id(const char *);
-int	 outbox_read(struct outbox *, const char *, uint8_t **, size_t *,
-	    char *, size_t);
+int	 outbox_read(struct outbox *, const char *, const uint8_t **,
+	    size_t *, char *, size_t);
 
 /* watch_<os>.c: wake up when the outbox changes */
 struct watch;
