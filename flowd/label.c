@@ -21,7 +21,7 @@
 
 #include "flowd.h"
 
-#define SOCK_BUCKETS	65536		/* power of two */
+#define SOCK_BUCKETS_MIN 1024		/* power of two; doubled as needed */
 #define SOCK_MAX	262144		/* entries, open and closed */
 #define SOCK_KEEP_US	(120ULL * 1000000)	/* closed sockets */
 #define SOCK_STALE_US	(3600ULL * 1000000)	/* open, no news */
@@ -48,6 +48,7 @@ TAILQ_HEAD(sockq, sock_ent);
 
 struct socktab {
 	struct sock_ent		**buckets;
+	uint64_t		 nbuckets;	/* at least n, up to SOCK_MAX */
 	struct sockq		 open;		/* oldest news first */
 	struct sockq		 closed;	/* oldest close first */
 	uint64_t		 n;
@@ -72,7 +73,8 @@ label_init(void)
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
-	if ((st->buckets = calloc(SOCK_BUCKETS, sizeof(*st->buckets))) ==
+	st->nbuckets = SOCK_BUCKETS_MIN;
+	if ((st->buckets = calloc(st->nbuckets, sizeof(*st->buckets))) ==
 	    NULL) {
 		free(st);
 		return NULL;
@@ -85,7 +87,33 @@ label_init(void)
 static struct sock_ent **
 sock_bucket(struct socktab *st, const struct flow_key *k)
 {
-	return &st->buckets[flow_key_hash(k) & (SOCK_BUCKETS - 1)];
+	return &st->buckets[flow_key_hash(k) & (st->nbuckets - 1)];
+}
+
+/*
+ * Double the buckets while the table grows.  A fixed 64 Ki of them made
+ * a 512 kB array that every look-up and every forgotten socket touched
+ * at random: a cache miss each, and resident pages for a few hundred
+ * sockets.
+ */
+static void
+sock_grow(struct socktab *st)
+{
+	struct sock_ent **nb, *e, *next;
+	uint64_t n = st->nbuckets * 2, i, b;
+
+	if (n > SOCK_MAX || (nb = calloc(n, sizeof(*nb))) == NULL)
+		return;
+	for (i = 0; i < st->nbuckets; i++)
+		for (e = st->buckets[i]; e != NULL; e = next) {
+			next = e->hnext;
+			b = flow_key_hash(&e->key) & (n - 1);
+			e->hnext = nb[b];
+			nb[b] = e;
+		}
+	free(st->buckets);
+	st->buckets = nb;
+	st->nbuckets = n;
 }
 
 static void
@@ -467,6 +495,8 @@ sock_new(struct flowd *fd, const struct flow_key *k, const struct sock_rec *s,
 		if (e != NULL)
 			sock_destroy(st, e);
 	}
+	if (st->n >= st->nbuckets)
+		sock_grow(st);
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		fatal("calloc");
 	e->key = *k;

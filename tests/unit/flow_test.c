@@ -469,6 +469,34 @@ test_bounded(void **state)
 	    "'evicted') FROM flows WHERE ended = 1"), "1000|900\n");
 }
 
+/*
+ * Thousands of sockets, news before packets: the socket table grows
+ * from its first 1,024 buckets and every flow still finds its own.
+ */
+static void
+test_many_sockets(void **state)
+{
+	char a[32], comm[16];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5000; i++) {
+		snprintf(a, sizeof(a), "192.0.2.%d", i % 250);
+		snprintf(comm, sizeof(comm), "p%d", i % 7);
+		sock(T0 + (uint64_t)i, SOCK_OPEN, SRC_EBPF, 17, "10.0.0.1",
+		    20000 + i, a, 53, comm, 100 + i);
+	}
+	for (i = 0; i < 5000; i++) {
+		snprintf(a, sizeof(a), "192.0.2.%d", i % 250);
+		pkt(T0 + 5000 + (uint64_t)i, DIR_OUT, 17, "10.0.0.1",
+		    20000 + i, a, 53, 0, 60);
+	}
+	finish();
+	assert_string_equal(query("SELECT count(*), sum(app = 'p' || "
+	    "((local_port - 20000) % 7)), sum(pid = local_port - 19900) "
+	    "FROM flows WHERE ended = 1"), "5000|5000|5000\n");
+}
+
 int
 main(void)
 {
@@ -496,6 +524,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_exclude_self, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bounded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_many_sockets, setup,
 		    teardown),
 	};
 
