@@ -2,8 +2,8 @@
  * fuzz_msg.c: libFuzzer target for the message decoder (proto/msg.c,
  * proto/mpack.c), the decoder every stage runs on its peers' bytes.
  * Besides "never crash, never read past the buffer", it checks a
- * property: whatever decodes re-encodes (msgpack-c) to bytes that decode
- * to the same records.
+ * property: whatever decodes re-encodes (msgpack-c; packets records by
+ * msg.c's own encoder) to bytes that decode to the same records.
  */
 
 #include <stdint.h>
