@@ -21,14 +21,12 @@
  */
 
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -40,7 +38,6 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -51,7 +48,6 @@
 #define EXPECT_MIN	(1024 * 1024)	/* Expect: 100-continue above it */
 #define EXPECT_WAIT_MS	1000		/* then wait this for the 100 */
 #define REPLY_BODY_MAX	(1024 * 1024)	/* a longer reply is refused */
-#define CA_MAX		(4 * 1024 * 1024)
 #define LINE_MAX_	1024		/* a chunk's size line */
 
 struct https {
@@ -589,53 +585,6 @@ https_request(struct https *h, const char *method, const char *path,
 	return -1;
 }
 
-/* The CA bundle, into the context's store: every certificate of it. */
-static int
-load_ca(struct https *h, const char *path, char *err, size_t errlen)
-{
-	struct stat	 st;
-	X509_STORE	*store = SSL_CTX_get_cert_store(h->ctx);
-	X509		*x;
-	BIO		*bio;
-	char		*buf;
-	ssize_t		 n;
-	int		 fd, count = 0;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "ca_file %s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	if (st.st_size <= 0 || st.st_size > CA_MAX ||
-	    (buf = malloc((size_t)st.st_size)) == NULL) {
-		snprintf(err, errlen, "ca_file %s: empty or too large", path);
-		close(fd);
-		return -1;
-	}
-	n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size || (bio = BIO_new_mem_buf(buf, (int)n)) == NULL) {
-		snprintf(err, errlen, "ca_file %s: short read", path);
-		free(buf);
-		return -1;
-	}
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_cert(store, x) == 1)
-			count++;
-		X509_free(x);
-	}
-	BIO_free(bio);
-	free(buf);
-	ERR_clear_error();
-	if (count == 0) {
-		snprintf(err, errlen, "ca_file %s: no PEM certificate", path);
-		return -1;
-	}
-	return 0;
-}
-
 /* "https://HOST[:PORT][/PATH]", HOST a name, IPv4 or [IPv6]. */
 static int
 parse_url(struct https *h, const char *url, char *err, size_t errlen)
@@ -710,7 +659,7 @@ https_new(const char *url, const char *ca_file, const char *pin,
 {
 	struct https	*h;
 	struct sigaction sa;
-	const char	*sys;
+	const char	*ca, *why;
 
 	/*
 	 * A server gone away must make a write fail with EPIPE, not kill
@@ -745,16 +694,24 @@ https_new(const char *url, const char *ca_file, const char *pin,
 #endif
 	/* A pin alone stands for the whole check: a self-signed key. */
 	h->verify = (ca_file != NULL && ca_file[0] != '\0') || h->pins == NULL;
-	if (ca_file != NULL && ca_file[0] != '\0') {
-		if (load_ca(h, ca_file, err, errlen) == -1)
-			goto fail;
-	} else if (h->verify) {
-		/* Read now, whole: no file is opened once sandboxed. */
-		if ((sys = getenv(X509_get_default_cert_file_env())) == NULL)
-			sys = X509_get_default_cert_file();
-		if (SSL_CTX_load_verify_locations(h->ctx, sys, NULL) != 1) {
-			snprintf(err, errlen, "the system's CAs (%s): %s", sys,
-			    ERR_reason_error_string(ERR_get_error()));
+	/*
+	 * The CA file (ours, or the system's) is read now, whole: no file
+	 * is opened once sandboxed.  One without a certificate fails here.
+	 */
+	if (h->verify) {
+		if (ca_file != NULL && ca_file[0] != '\0')
+			ca = ca_file;
+		else if ((ca = getenv(X509_get_default_cert_file_env())) ==
+		    NULL)
+			ca = X509_get_default_cert_file();
+		errno = 0;
+		if (SSL_CTX_load_verify_locations(h->ctx, ca, NULL) != 1) {
+			/* a file not opened: a system error, no reason */
+			if ((why = ERR_reason_error_string(ERR_get_error())) ==
+			    NULL)
+				why = strerror(errno != 0 ? errno : EINVAL);
+			snprintf(err, errlen, "%s %s: %s", ca == ca_file ?
+			    "ca_file" : "the system's CAs,", ca, why);
 			goto fail;
 		}
 	}

@@ -231,6 +231,11 @@ expect "CA and pin, either of two pins" \
 expect "IPv6 literal URL, the CA checking the address" \
 "^status 200 .* body got 0$" \
     "$("$C" -c "$CA" "https://[::1]:$P6" /len)"
+printf 'not a certificate\n' >"$T/nocert.pem"
+expect "a ca_file without a certificate, or none: refused at start" \
+"^error ca_file $T/nocert.pem: no certificate or crl found$
+^error ca_file $T/none.pem: No such file or directory$" \
+    "$("$C" -c "$T/nocert.pem" "$U" /len; "$C" -c "$T/none.pem" "$U" /len)"
 expect "nothing listening: why" \
 "^error connect to 127.0.0.1 port 1: Connection refused$" \
     "$("$C" -c "$CA" "https://127.0.0.1:1" /len)"
