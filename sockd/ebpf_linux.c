@@ -3,10 +3,10 @@
  * programs of ebpf.bpf.c (embedded in sockd at build time) on BTF
  * tracepoints that run in the context of the process that sends or
  * connects: they name the owner of sockets that close before a dump or
- * a look-up can reach them, and before /proc could tell.  Loading needs CAP_BPF and
- * CAP_PERFMON (or CAP_SYS_ADMIN) and is done before priv_drop();
- * afterwards sockd keeps only the ring buffer, mapped in its memory and
- * read without a system call (its fd is polled).
+ * a look-up can reach them, and before /proc could tell.  Loading needs
+ * CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) and is done before
+ * priv_drop(); afterwards sockd keeps only the ring buffer, mapped in
+ * its memory and read without a system call (its fd is polled).
  *
  * Anything that refuses (the kernel, the privileges, a missing hook)
  * makes ebpf_open() fail with a reason; sockd logs it once and goes on
