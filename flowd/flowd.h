@@ -264,6 +264,7 @@ int	 privacy_parse(const char *);
 const char *privacy_name(int);
 int	 privacy_load_key(const char *, int, uint8_t *, char *, size_t);
 uint64_t siphash24(const uint8_t *, const void *, size_t);
+void	 siphash24_128(const uint8_t *, const void *, size_t, uint64_t[2]);
 
 /* input.c */
 int	 input_replay(struct flowd *, char * const *, int);

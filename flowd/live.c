@@ -111,13 +111,7 @@ live_prompt(const struct flowd *fd)
 static void
 msg_name(const uint8_t *key, const uint8_t *buf, size_t len, struct msg_id *m)
 {
-	uint8_t k2[16];
-	int i;
-
-	for (i = 0; i < 16; i++)
-		k2[i] = key[i] ^ 0xa5;
-	m->h[0] = siphash24(key, buf, len);
-	m->h[1] = siphash24(k2, buf, len);
+	siphash24_128(key, buf, len, m->h);
 	m->len = (uint32_t)len;
 }
 

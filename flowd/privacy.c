@@ -77,14 +77,19 @@ le64(const uint8_t *p)
 	    (uint64_t)p[7] << 56;
 }
 
-/* SipHash-2-4 (Aumasson and Bernstein), 128-bit key, 64-bit output. */
-uint64_t
-siphash24(const uint8_t *key, const void *data, size_t len)
+/*
+ * SipHash-2-4 (Aumasson and Bernstein), 128-bit key: the state after
+ * the compression of data, ready for finalization.  wide starts the
+ * 128-bit output variant (v1 ^= 0xee), whose finalization differs.
+ */
+static void
+sip_compress(uint64_t v[4], const uint8_t *key, const void *data, size_t len,
+    int wide)
 {
 	const uint8_t *in = data;
 	uint64_t k0 = le64(key), k1 = le64(key + 8);
 	uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
-	uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v1 = 0x646f72616e646f6dULL ^ k1 ^ (wide ? 0xee : 0);
 	uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
 	uint64_t v3 = 0x7465646279746573ULL ^ k1;
 	uint64_t b = (uint64_t)len << 56, m;
@@ -111,12 +116,50 @@ siphash24(const uint8_t *key, const void *data, size_t len)
 	SIPROUND;
 	SIPROUND;
 	v0 ^= b;
-	v2 ^= 0xff;
+	v[0] = v0, v[1] = v1, v[2] = v2, v[3] = v3;
+}
+
+/* Four rounds of finalization; xor is 0xff, or 0xee then 0xdd (wide). */
+static uint64_t
+sip_final(uint64_t v[4], int i, uint64_t x)
+{
+	uint64_t v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
+
+	if (i == 2)
+		v2 ^= x;
+	else
+		v1 ^= x;
 	SIPROUND;
 	SIPROUND;
 	SIPROUND;
 	SIPROUND;
+	v[0] = v0, v[1] = v1, v[2] = v2, v[3] = v3;
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* SipHash-2-4, 64-bit output. */
+uint64_t
+siphash24(const uint8_t *key, const void *data, size_t len)
+{
+	uint64_t v[4];
+
+	sip_compress(v, key, data, len, 0);
+	return sip_final(v, 2, 0xff);
+}
+
+/*
+ * SipHash-2-4 with its 128-bit output: one pass over data where two
+ * differently keyed 64-bit hashes took two.
+ */
+void
+siphash24_128(const uint8_t *key, const void *data, size_t len,
+    uint64_t out[2])
+{
+	uint64_t v[4];
+
+	sip_compress(v, key, data, len, 1);
+	out[0] = sip_final(v, 2, 0xee);
+	out[1] = sip_final(v, 1, 0xdd);
 }
 
 int

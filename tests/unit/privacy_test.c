@@ -53,6 +53,39 @@ test_siphash_vector(void **state)
 	assert_int_equal(siphash24(key, msg, 0), 0x726fdb47dd0e0e31ULL);
 }
 
+/*
+ * The 128-bit output against the reference implementation's
+ * vectors_sip128 (github.com/veorq/SipHash, vectors.h): key 00..0f,
+ * message 00..len-1, the two words little-endian.  Lengths 0, 1, 7, 8
+ * and 9 take every path through the last block.
+ */
+static void
+test_siphash128_vector(void **state)
+{
+	static const struct {
+		size_t	 len;
+		uint64_t h[2];
+	} v[] = {
+		{ 0, { 0xe6a825ba047f81a3ULL, 0x930255c71472f66dULL } },
+		{ 1, { 0x44af996bd8c187daULL, 0x45fc229b11597634ULL } },
+		{ 7, { 0x53c1dbd8beebf1a1ULL, 0x3982f01fa64ab8c0ULL } },
+		{ 8, { 0x61f55862baa9623bULL, 0xb49714f364e2830fULL } },
+		{ 9, { 0xabbad90a06994426ULL, 0xed716dbb028b7fc4ULL } },
+	};
+	uint8_t key[16], msg[16];
+	uint64_t h[2];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 16; i++)
+		key[i] = msg[i] = (uint8_t)i;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		siphash24_128(key, msg, v[i].len, h);
+		assert_int_equal(h[0], v[i].h[0]);
+		assert_int_equal(h[1], v[i].h[1]);
+	}
+}
+
 static int
 common_prefix(const uint8_t *a, const uint8_t *b, int nbits)
 {
@@ -255,6 +288,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_siphash_vector),
+		cmocka_unit_test(test_siphash128_vector),
 		cmocka_unit_test(test_prefix_v4),
 		cmocka_unit_test(test_prefix_v6),
 		cmocka_unit_test(test_hash_permutation),
