@@ -218,6 +218,7 @@ emit_stats(void)
 	counter(s, "closes_dump", stats.closes_dump);
 	counter(s, "closes_destroy", stats.closes_destroy);
 	counter(s, "destroy_unknown", stats.destroy_unknown);
+	counter(s, "destroy_unbound", stats.destroy_unbound);
 	counter(s, "destroy_overruns", stats.destroy_overruns);
 	counter(s, "destroy_late", stats.destroy_late);
 	counter(s, "lookups", stats.lookups);

@@ -31,6 +31,7 @@ struct sockd_stats {
 	uint64_t	closes_dump;
 	uint64_t	closes_destroy;
 	uint64_t	destroy_unknown; /* destroy of a socket never seen */
+	uint64_t	destroy_unbound; /* never seen and never bound */
 	uint64_t	destroy_overruns;
 	uint64_t	destroy_late;	/* after a dump had closed it */
 	uint64_t	lookups;

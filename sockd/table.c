@@ -277,6 +277,17 @@ table_destroy(struct sock_rec *r)
 		stats.destroy_late++;
 		return;
 	}
+	/*
+	 * Never bound (local port 0): it never sent, connected or
+	 * listened, so no flow is its.  Programs open such sockets for
+	 * their ioctls, and resolvers some that they close unused.  Not a
+	 * sign that the events missed a socket, which would bring the
+	 * dumps back to their shortest interval, and nothing for flowd.
+	 */
+	if (r->lport == 0) {
+		stats.destroy_unbound++;
+		return;
+	}
 	/* Never seen: all the kernel still knows, no owner. */
 	stats.destroy_unknown++;
 	stats.closes_destroy++;

@@ -8,6 +8,8 @@
 #     connections refused at once, IPv4 and IPv6, some as user nobody:
 #     each is reported by an open event of source ebpf with the right
 #     pid, comm and uid, 20/20 each; its close carries that owner;
+#     20 sockets closed unused (never bound) are counted in
+#     destroy_unbound and not reported;
 #  2. the same with sockd inside the namespace (ip netns exec);
 #  3. without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, sockd says why
 #     once and goes on with sock_diag;
@@ -196,6 +198,15 @@ for kind, code in (("udp", UDP), ("tcp", TCP)):
             ok(False, "%s: %s one-shot %d ran" % (mode, kind, i), out)
             continue
         want.append((kind, int(f[3]), int(f[0]), f[1], int(f[2])))
+# Sockets closed unused, never bound (as for an ioctl): 20 of them.
+UNBOUND = r'''
+import socket
+for fam in (socket.AF_INET, socket.AF_INET6):
+    for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        socket.socket(fam, typ).close()
+'''
+for i in range(5):
+    subprocess.run(NX + [py, "-c", UNBOUND], timeout=10)
 time.sleep(1)
 p.terminate()
 p.wait(10)
@@ -268,6 +279,13 @@ for kind in ("udp", "tcp"):
 print("# %s: sockd destroy events: overruns %s, late %s, unknown %s" % (
     mode, last_stats.get("destroy_overruns"), last_stats.get("destroy_late"),
     last_stats.get("destroy_unknown")))
+# Their destroys are counted, not reported: no flow can be theirs.
+unbound = closes.get(("udp", 0), []) + closes.get(("tcp", 0), [])
+ok(not unbound, "%s: no close reported for a never-bound socket (%d)" %
+   (mode, len(unbound)), unbound[:3])
+ok(int(last_stats.get("destroy_unbound", 0)) >= 20, "%s: the 20 "
+   "never-bound sockets' destroys are counted: %s" % (
+       mode, last_stats.get("destroy_unbound")))
 # Only this test runs in the namespace: anything else came from another.
 ok(not foreign, "%s: no eBPF report from another namespace (%d)" %
    (mode, len(foreign)), foreign[:3])
