@@ -6,7 +6,9 @@
 # with ingestd and a private MariaDB as the VBS server; a few hundred
 # flows of real programs (curl, wget, dig, ncat TCP/UDP, openssl
 # s_client, python3 sockets; refused connections and UDP one-shots; IPv4
-# and IPv6; root and a second user); an ordered shutdown, shipd's last
+# and IPv6; root and a second user); while the client runs, `vbsctl
+# -j stats` and `vbsctl top` show its counters and curl's flows (the
+# only test of the two); an ordered shutdown, shipd's last
 # upload; then the batches as ingestd loaded them are scored against the
 # ground truth, and MySQL must hold all of them; every job must have
 # its flow (UDP jobs that reused a 5-tuple, as tcpdump on the server's
@@ -51,6 +53,29 @@ diag "traffic: $ran jobs in $(( $(date +%s) - t0 )) s, answers ${LAB_DELAY_MS} m
 check "$N: the traffic mix ran ($ran of $JOBS jobs)" [ "$ran" -ge $((JOBS * 9 / 10)) ]
 # let the last flows' sockets close and their labels arrive
 sleep 3
+
+# The admin's and the volunteer's views of the running client: vbsctl
+# stats and top read the counters and apps.tsv that flowd rewrites
+# every 5 s.  curl's connections end at their FIN, so once a rewrite
+# came after them, top has a curl row.
+VC="$BIN/vbsctl -f $LAB_T/vbs.conf"
+views_stats() {
+	$VC -j stats >"$LAB_T/stats.json" && "$LAB_PY" -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+sys.exit(not (int(c["capd_received"]) >= int(sys.argv[2]) and
+    int(c["flowd_flows_ended"]) > 0 and
+    int(c["flowd_flows_labelled"]) > 0))' "$LAB_T/stats.json" "$ran"
+}
+check "$N: vbsctl -j stats: capd received and flowd ended and labelled flows" \
+    wait_for 12 views_stats
+views_top() {
+	$VC top -n 1 >"$LAB_T/top.txt" &&
+	    grep -Eq '^curl +[1-9][0-9]* ' "$LAB_T/top.txt"
+}
+check "$N: vbsctl top: curl's flows, by application" wait_for 12 views_top
+$VC stats | sed 's/^/# /'
+
 lab_vbsd_stop; rc=$?
 equal "$N: ordered shutdown, vbsd exit status" "$rc" 0
 if [ -n "$LAB_SHIP" ]; then
