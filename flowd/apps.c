@@ -14,6 +14,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,6 +32,9 @@ struct app_row {
 	char		 app[VBS_COMM_MAX];
 	uint64_t	 flows, packets, bytes_out, bytes_in;
 };
+
+/* Which of a view's two files is written next; -1: not known yet. */
+static int	 apps_side = -1, stats_side = -1;
 
 struct appstats {
 	struct app_row	*rows;
@@ -89,31 +93,54 @@ row_cmp(const void *a, const void *b)
 }
 
 /*
- * Replace WORK_DIR/name whole: a temporary file renamed over the old
- * one, so a reader sees the old or the new table.  These are views for
- * vbsctl, rebuilt every few seconds: no fsync.
+ * Replace WORK_DIR/name whole, as readers see it.  The table is written
+ * in place into name.0 or name.1, in turn, and name is then made a hard
+ * link to that file by a rename: a reader opens the old table or the
+ * new, and the file it holds is rewritten only two rounds later.  No
+ * file is made or freed: a new file renamed over the old one each time
+ * was 42% of an idle flowd's CPU in the lab, where ext4 (mounted with
+ * discard) wrote each new file out at the rename and discarded the old
+ * one's blocks.  These are views for vbsctl, rebuilt every few seconds:
+ * no fsync.
  */
 static void
-view_write(struct flowd *fd, const char *name,
+view_write(struct flowd *fd, const char *name, int *side,
     void (*fill)(struct flowd *, FILE *))
 {
-	char path[1024], tmp[1100];
+	char path[1024], file[1100], tmp[1100];
+	struct stat cur, st;
 	FILE *fp;
+	long len;
 
 	snprintf(path, sizeof(path), "%s/%s", fd->conf.work_dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL) {
-		log_warn("%s", tmp);
+	if (*side == -1) {
+		/* the side name links to now, left by an earlier flowd */
+		snprintf(file, sizeof(file), "%s.0", path);
+		*side = stat(path, &cur) == 0 && stat(file, &st) == 0 &&
+		    cur.st_ino == st.st_ino && cur.st_dev == st.st_dev;
+	}
+	snprintf(file, sizeof(file), "%s.%d", path, *side);
+	if ((fp = fopen(file, "r+")) == NULL &&
+	    (fp = fopen(file, "w")) == NULL) {
+		log_warn("%s", file);
 		return;
 	}
 	fill(fd, fp);
-	if (fclose(fp) != 0) {
-		log_warn("%s", tmp);
-		unlink(tmp);
+	if (fflush(fp) != 0 || (len = ftell(fp)) == -1 ||
+	    ftruncate(fileno(fp), (off_t)len) == -1) {
+		log_warn("%s", file);
+		fclose(fp);
 		return;
 	}
-	if (rename(tmp, path) == -1)
-		log_warn("rename %s", tmp);
+	if (fclose(fp) != 0) {
+		log_warn("%s", file);
+		return;
+	}
+	unlink(tmp);
+	if (link(file, tmp) == -1 || rename(tmp, path) == -1)
+		log_warn("link %s to %s", file, path);
+	*side = !*side;
 }
 
 static void
@@ -143,7 +170,7 @@ void
 appstats_write(struct flowd *fd)
 {
 	if (fd->apps != NULL)
-		view_write(fd, "apps.tsv", apps_fill);
+		view_write(fd, "apps.tsv", &apps_side, apps_fill);
 }
 
 static void
@@ -165,7 +192,7 @@ stats_fill(struct flowd *fd, FILE *fp)
 void
 stats_write(struct flowd *fd)
 {
-	view_write(fd, "stats.tsv", stats_fill);
+	view_write(fd, "stats.tsv", &stats_side, stats_fill);
 }
 
 void

@@ -34,11 +34,11 @@
 
 /* What flowd calls after the sandbox is in place, beyond the base. */
 static const char *const flowd_syscalls[] = {
-	"open", "openat", "unlink", "unlinkat", "rename", "renameat",
-	"renameat2", "mkdir", "mkdirat", "fsync", "fdatasync", "ftruncate",
-	"fallocate", "mmap", "mprotect", "access", "faccessat", "faccessat2",
-	"stat", "lstat", "readlink", "readlinkat", "getcwd", "fchown",
-	"fchmod", "uname", "getdents64", "getsockopt",
+	"open", "openat", "unlink", "unlinkat", "link", "linkat", "rename",
+	"renameat", "renameat2", "mkdir", "mkdirat", "fsync", "fdatasync",
+	"ftruncate", "fallocate", "mmap", "mprotect", "access", "faccessat",
+	"faccessat2", "stat", "lstat", "readlink", "readlinkat", "getcwd",
+	"fchown", "fchmod", "uname", "getdents64", "getsockopt",
 	NULL
 };
 
