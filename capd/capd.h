@@ -97,6 +97,10 @@ struct capd {
 	int		 nifnames;
 	struct local_net dirnets[VBS_MAX_NETS];	/* local side, direction */
 	int		 ndirnets;
+	struct {			/* capture.c's direction() */
+		uint8_t	 local[16], remote[16];
+		uint8_t	 lver, rver;	/* their IP versions, 0: none yet */
+	} dircache;
 	struct local_net subnets[VBS_MAX_NETS];	/* for the filter */
 	int		 nsubnets;
 	int		 snaplen, buffer_size, immediate, timeout_ms;

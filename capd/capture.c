@@ -32,18 +32,41 @@ on_signal(int sig)
 	quit = 1;
 }
 
-/* The local side of a packet: -L prefixes or the host's addresses. */
+/*
+ * The local side of a packet: -L prefixes or the host's addresses.
+ * The source is looked at first (local to local is outgoing).  Most
+ * packets are between a few pairs of addresses, so the last address
+ * found local, and the last source found not local, answer most of
+ * them without a walk of the prefixes (8% of capd's CPU in the lab's
+ * steady run).  The prefixes never change in a capd's life: an address
+ * change restarts it.
+ */
 static uint8_t
-direction(const struct capd *c, const struct pkt_rec *r)
+direction(struct capd *c, const struct pkt_rec *r)
 {
 	int	i;
 
-	for (i = 0; i < c->ndirnets; i++)
-		if (prefix_match(&c->dirnets[i], r->ipver, r->src))
+	if (r->ipver == c->dircache.lver) {
+		if (memcmp(r->src, c->dircache.local, 16) == 0)
 			return DIR_OUT;
-	for (i = 0; i < c->ndirnets; i++)
-		if (prefix_match(&c->dirnets[i], r->ipver, r->dst))
+		if (r->ipver == c->dircache.rver &&
+		    memcmp(r->dst, c->dircache.local, 16) == 0 &&
+		    memcmp(r->src, c->dircache.remote, 16) == 0)
 			return DIR_IN;
+	}
+	for (i = 0; i < c->ndirnets; i++)
+		if (prefix_match(&c->dirnets[i], r->ipver, r->src)) {
+			memcpy(c->dircache.local, r->src, 16);
+			c->dircache.lver = r->ipver;
+			return DIR_OUT;
+		}
+	for (i = 0; i < c->ndirnets; i++)
+		if (prefix_match(&c->dirnets[i], r->ipver, r->dst)) {
+			memcpy(c->dircache.local, r->dst, 16);
+			memcpy(c->dircache.remote, r->src, 16);
+			c->dircache.lver = c->dircache.rver = r->ipver;
+			return DIR_IN;
+		}
 	return DIR_UNKNOWN;
 }
 
