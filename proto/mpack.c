@@ -67,16 +67,30 @@ have(const struct mp_cur *c, size_t n)
 	return c->off <= c->len && c->len - c->off >= n;
 }
 
-/* Read an n-byte big-endian number at off+1 (after the type byte). */
+/*
+ * Read an n-byte (1, 2, 4 or 8) big-endian number at off+1, after the
+ * type byte.  One case per size, which the compiler makes one load and
+ * a byte swap, where a loop went byte by byte.
+ */
 static uint64_t
 be(const struct mp_cur *c, size_t n)
 {
-	uint64_t	v = 0;
-	size_t		i;
+	const uint8_t	*p = c->p + c->off + 1;
 
-	for (i = 0; i < n; i++)
-		v = (v << 8) | c->p[c->off + 1 + i];
-	return v;
+	switch (n) {
+	case 1:
+		return p[0];
+	case 2:
+		return (uint64_t)p[0] << 8 | p[1];
+	case 4:
+		return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 |
+		    (uint64_t)p[2] << 8 | p[3];
+	default:
+		return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 |
+		    (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+		    (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+		    (uint64_t)p[6] << 8 | p[7];
+	}
 }
 
 static int

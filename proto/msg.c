@@ -390,10 +390,20 @@ get_addr(struct mp_cur *c, uint8_t ipver, uint8_t *dst, const char *name)
 	return 0;
 }
 
+/*
+ * A positive fixint within range, as most fields of a packet record
+ * are, is read here without a call (decoding capd's records was 7 to
+ * 9% of flowd's CPU in the lab's steady run).  Anything else, and every
+ * error, is mp_uint's.
+ */
 static int
 get_u(struct mp_cur *c, const char *name, uint64_t max, uint64_t *v)
 {
 	c->field = name;
+	if (c->off < c->len && c->p[c->off] <= 0x7f && c->p[c->off] <= max) {
+		*v = c->p[c->off++];
+		return 0;
+	}
 	return mp_uint(c, max, v);
 }
 
