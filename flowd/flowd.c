@@ -17,6 +17,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +292,17 @@ main(int argc, char *argv[])
 		    "replay needs -r");
 
 	log_init("flowd", debug || c->replay, verbose);
+#if defined(__GLIBC__) && defined(M_TRIM_THRESHOLD)
+	/*
+	 * Keep freed memory at the top of the heap.  glibc gives it back
+	 * to the kernel past 128 kB, and the next use faults it in again a
+	 * page at a time: SQLite's page cache, freed with each batch, took
+	 * 368 page faults in 30 s of the lab's steady run, 232 with this,
+	 * on a VM where a fault is dear (page-table isolation).  The next
+	 * batch reuses what is kept; the peak resident size was 0.3 MB more.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 4 << 20);
+#endif
 
 	memset(key, 0, sizeof(key));
 	if (c->privacy == PRIV_PREFIX || c->privacy == PRIV_HASH) {
