@@ -52,6 +52,7 @@
 #define WORK_NAME	"flowd-current.sqlite"
 #define COMMIT_ROWS	16384		/* rows per transaction */
 #define COMMIT_US	2000000ULL	/* live: at least this often (WIN_US) */
+#define SIZE_ROWS	1024		/* rows before the first size check */
 #define SIZE_ROWS_MIN	64		/* rows between size checks, at least */
 #define SIZE_ROW_MIN	16		/* bytes a row is assumed to take, at least */
 /*
@@ -101,7 +102,7 @@ struct batch {
 };
 
 static void	batch_close(struct flowd *);
-static int	batch_full(struct flowd *);
+static int	batch_full(struct flowd *, int);
 
 static void
 dbfatal(sqlite3 *db, const char *what)
@@ -679,7 +680,8 @@ batch_start(struct flowd *fd)
 	if (db_count(b->db, "PRAGMA page_size", &b->page_size) == -1)
 		dbfatal(b->db, "page_size");
 	b->rows = 0;
-	b->size_rows = b->size_next = b->size_all = 0;
+	b->size_rows = b->size_all = 0;
+	b->size_next = SIZE_ROWS;
 	b->start_us = fd->now_us;
 	b->first_us = UINT64_MAX;
 	b->last_us = 0;
@@ -841,7 +843,7 @@ batch_commit(struct flowd *fd)
 	step_tx(b->db, b->commit);
 	b->rows = 0;
 	b->commit_mono = mono_us();
-	if (batch_full(fd))
+	if (batch_full(fd, 0))
 		batch_close(fd);
 	else
 		step_tx(b->db, b->begin);
@@ -856,7 +858,7 @@ maybe_commit(struct flowd *fd)
 {
 	struct batch *b = fd->batch;
 
-	if (b->rows >= COMMIT_ROWS || batch_full(fd)) {
+	if (b->rows >= COMMIT_ROWS || batch_full(fd, 0)) {
 		/* live: the rest of the message first (batch_sync) */
 		if (fd->conf.replay)
 			batch_commit(fd);
@@ -915,7 +917,8 @@ batch_sync(struct flowd *fd)
 	b->rows = 0;
 	b->due = 0;
 	b->commit_mono = mono_us();
-	(void)batch_full(fd);
+	/* the first commit looks, as a small batch_size closes there */
+	(void)batch_full(fd, b->size_all == 0);
 	step_tx(b->db, b->begin);
 	return 1;
 }
@@ -1019,20 +1022,23 @@ batch_bytes(struct batch *b)
  * closed.  SQLite prepares PRAGMA page_count anew at each step (a
  * pragma runs once per preparation), and looking every 1,024 rows and
  * at every commit was 3% of flowd's CPU in the lab's steady run.  So it
- * looks when the rows since the last look could have filled what was
- * left, were each twice the batch's average row so far: a few looks a
- * batch, closer together as it fills.  A batch passes batch_size by
- * less than what is left at a look, unless its rows grow suddenly.
+ * looks first after SIZE_ROWS rows (or at the first commit, when now
+ * says so), then when the rows since the last look could have filled
+ * what was left, were each twice the batch's average row so far: a few
+ * looks a batch, closer together as it fills.  A batch passes
+ * batch_size by less than what is left at a look, unless its rows grow
+ * suddenly.  A batch_size below an empty batch (a page for each table:
+ * 32 kB) closes each batch at its first look.
  */
 static int
-batch_full(struct flowd *fd)
+batch_full(struct flowd *fd, int now)
 {
 	struct batch *b = fd->batch;
 	uint64_t bytes, row;
 
 	if (b->full)
 		return 1;
-	if (b->size_rows < b->size_next)
+	if (b->size_rows == 0 || (!now && b->size_rows < b->size_next))
 		return 0;
 	bytes = batch_bytes(b);
 	b->size_all += b->size_rows;
