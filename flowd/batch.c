@@ -54,7 +54,7 @@
 #define COMMIT_US	2000000ULL	/* live: at least this often (WIN_US) */
 #define SIZE_ROWS	1024		/* rows before the first size check */
 #define SIZE_ROWS_MIN	64		/* rows between size checks, at least */
-#define SIZE_ROW_MIN	16		/* bytes a row is assumed to take, at least */
+#define ROW_BYTES_MIN	16		/* bytes a row is assumed to take, at least */
 /*
  * 8 KiB pages.  A commit writes each page it touched to the WAL, two
  * system calls a page, and the checkpoint at the close copies each page
@@ -91,7 +91,7 @@ struct batch {
 	uint64_t	 rows;		/* since the last commit */
 	uint64_t	 size_rows;	/* rows since the size was looked at */
 	uint64_t	 size_next;	/* look again after this many */
-	uint64_t	 size_all;	/* rows before that look */
+	uint64_t	 size_all;	/* rows up to that look */
 	uint64_t	 start_us;	/* record time of the first row */
 	uint64_t	 first_us, last_us;	/* packet times */
 	uint64_t	 packets;
@@ -1046,8 +1046,8 @@ batch_full(struct flowd *fd, int now)
 	if (bytes >= fd->conf.batch_size)
 		return b->full = 1;
 	row = b->size_all > 0 ? bytes / b->size_all : 0;
-	if (row < SIZE_ROW_MIN)
-		row = SIZE_ROW_MIN;
+	if (row < ROW_BYTES_MIN)
+		row = ROW_BYTES_MIN;
 	b->size_next = (fd->conf.batch_size - bytes) / (2 * row);
 	if (b->size_next < SIZE_ROWS_MIN)
 		b->size_next = SIZE_ROWS_MIN;

@@ -126,9 +126,10 @@ stdin_queries(void)
  * look-up, a close of a socket never seen, lost destroy events), and
  * the interval doubles up to EBPF_IDLE_MAX_MS.  At 1 s the dumps were
  * most of sockd's CPU in the lab's steady run, where eBPF named every
- * socket; at 8 s still 45% of it (a dump walks a hash of 262,144
- * buckets on a machine of 24 GB, a few ms).  A flow whose socket the
- * events missed does not wait for the dump: flowd asks for it.
+ * socket; at 8 s still 45% of it (a TCP dump walks the kernel's whole
+ * established hash, 262,144 buckets on a machine of 24 GB).  A flow
+ * whose socket the events missed does not wait for the dump: flowd
+ * asks for it.
  */
 #define IDLE_MAX_MS	1000
 #define EBPF_DUMP_MS	1000	/* shortest dump interval with eBPF */
