@@ -67,3 +67,6 @@ endif
 
 UNIT_TESTS += sockd_test
 sockd_test_SRCS = tests/unit/sockd_test.c sockd/hash.c sockd/query.c
+UNIT_TESTS += sockd_table_test
+sockd_table_test_SRCS = tests/unit/sockd_table_test.c sockd/table.c \
+    sockd/hash.c

@@ -272,8 +272,12 @@ table_destroy(struct sock_rec *r)
 		sock_gone(e, r, SRC_DESTROY);
 		return;
 	}
-	/* Closed by a dump already: the first report stands. */
-	if (closed_find(NULL, r->cookie) != NULL) {
+	/*
+	 * Closed by a dump already: the first report stands.  Only a
+	 * cookie says so (closed_find with none matches by address, for a
+	 * look-up, which a destroy event is not).
+	 */
+	if (r->cookie != 0 && closed_find(NULL, r->cookie) != NULL) {
 		stats.destroy_late++;
 		return;
 	}
