@@ -568,6 +568,7 @@ input_live(struct flowd *fd, int capfd, int sockfd)
 	} while (more && mono_us() < stop_by);
 	lookup_flush(&ll);
 	fd->lookup = NULL;
+	fd->lookup_arg = NULL;
 	flow_end_all(fd, END_SHUTDOWN);
 	msg_free(&ll.mb);
 	free(buf);
