@@ -138,10 +138,11 @@ merge_open(char * const *paths, int n, char *err, size_t errlen)
 	struct rec_merge	*m;
 	int			 i;
 
-	if (n <= 0 || (m = calloc(1, sizeof(*m))) == NULL ||
-	    (m->src = calloc((size_t)n, sizeof(*m->src))) == NULL) {
-		snprintf(err, errlen, "no memory for %d recordings", n);
-		return NULL;
+	if (n <= 0 || (m = calloc(1, sizeof(*m))) == NULL)
+		goto nomem;
+	if ((m->src = calloc((size_t)n, sizeof(*m->src))) == NULL) {
+		free(m);
+		goto nomem;
 	}
 	m->n = n;
 	for (i = 0; i < n; i++) {
@@ -153,6 +154,9 @@ merge_open(char * const *paths, int n, char *err, size_t errlen)
 		}
 	}
 	return m;
+nomem:
+	snprintf(err, errlen, "no memory for %d recordings", n);
+	return NULL;
 }
 
 /*
