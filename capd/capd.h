@@ -87,6 +87,14 @@ struct emitter {
 	uint64_t	 emitted, messages, connects;
 };
 
+/* An answer of capture.c's is_local(), cached. */
+#define DIRCACHE_BITS	6
+struct dirslot {
+	uint64_t	 a[2];		/* the address, 16 bytes */
+	uint8_t		 ver;		/* its IP version, 0: empty */
+	uint8_t		 local;		/* in dirnets */
+};
+
 /* Everything capd knows: options, configuration, handles, counters. */
 struct capd {
 	int		 foreground, verbose, check_only;
@@ -97,10 +105,7 @@ struct capd {
 	int		 nifnames;
 	struct local_net dirnets[VBS_MAX_NETS];	/* local side, direction */
 	int		 ndirnets;
-	struct {			/* capture.c's direction() */
-		uint8_t	 local[16], remote[16];
-		uint8_t	 lver, rver;	/* their IP versions, 0: none yet */
-	} dircache;
+	struct dirslot dircache[1 << DIRCACHE_BITS];
 	struct local_net subnets[VBS_MAX_NETS];	/* for the filter */
 	int		 nsubnets;
 	int		 snaplen, buffer_size, immediate, timeout_ms;
