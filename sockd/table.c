@@ -33,6 +33,12 @@ static uint32_t		 gen;
 static uint32_t		 miss_max = 1;	/* 2 with destroy events */
 static struct sock_rec	*closed;	/* ring of CLOSED_MAX */
 static size_t		 closed_next, closed_n;
+/*
+ * cookie -> 1 + the slot of its newest record in closed.  Every eBPF
+ * record of a socket the table lacks asks whether it closed already: a
+ * walk of the ring was 2,048 records of 1 kB (the exe path) to read.
+ */
+static struct hmap	 closed_ix;
 
 static const struct sock_rec *closed_find(const struct lookup_rec *,
 		    uint64_t);
@@ -54,6 +60,7 @@ table_init(int destroy_events)
 	miss_max = destroy_events ? 2 : 1;
 	hmap_init(&socks);
 	hmap_init(&listeners);
+	hmap_init(&closed_ix);
 	if ((closed = calloc(CLOSED_MAX, sizeof(*closed))) == NULL)
 		fatal("table_init");
 }
@@ -98,7 +105,16 @@ hint_for(const struct sock_rec *r)
 static void
 closed_add(const struct sock_rec *r)
 {
+	uint64_t old = closed[closed_next].cookie;
+
+	/* the record overwritten leaves the index, unless a newer has */
+	if (old != 0 && (uintptr_t)hmap_get(&closed_ix, old) ==
+	    closed_next + 1)
+		hmap_del(&closed_ix, old);
 	closed[closed_next] = *r;
+	if (r->cookie != 0)
+		hmap_put(&closed_ix, r->cookie,
+		    (void *)(uintptr_t)(closed_next + 1));
 	closed_next = (closed_next + 1) % CLOSED_MAX;
 	if (closed_n < CLOSED_MAX)
 		closed_n++;
@@ -272,12 +288,8 @@ table_destroy(struct sock_rec *r)
 		sock_gone(e, r, SRC_DESTROY);
 		return;
 	}
-	/*
-	 * Closed by a dump already: the first report stands.  Only a
-	 * cookie says so (closed_find with none matches by address, for a
-	 * look-up, which a destroy event is not).
-	 */
-	if (r->cookie != 0 && closed_find(NULL, r->cookie) != NULL) {
+	/* Closed by a dump already: the first report stands. */
+	if (closed_cookie(r->cookie) != NULL) {
 		stats.destroy_late++;
 		return;
 	}
@@ -365,18 +377,22 @@ rec_matches(const struct sock_rec *r, const struct lookup_rec *q)
 	return r->rport == q->rport && addr_eq(r->raddr, q->raddr, q->ipver);
 }
 
-/* The newest closed socket that matches, or NULL. */
+/*
+ * The newest closed record of the socket with this cookie, or without
+ * one, the newest with an owner that serves the look-up; or NULL.
+ */
 static const struct sock_rec *
 closed_find(const struct lookup_rec *q, uint64_t cookie)
 {
 	const struct sock_rec	*r;
 	size_t			 i, k;
 
+	if (cookie != 0)
+		return closed_cookie(cookie);
 	for (i = 0; i < closed_n; i++) {
 		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
 		r = &closed[k];
-		if (cookie != 0 ? r->cookie == cookie :
-		    (r->pid != -1 && rec_matches(r, q)))
+		if (r->pid != -1 && rec_matches(r, q))
 			return r;
 	}
 	return NULL;
@@ -386,14 +402,12 @@ closed_find(const struct lookup_rec *q, uint64_t cookie)
 static struct sock_rec *
 closed_cookie(uint64_t cookie)
 {
-	size_t	i, k;
+	uintptr_t k;
 
-	for (i = 0; i < closed_n; i++) {
-		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
-		if (closed[k].cookie == cookie)
-			return &closed[k];
-	}
-	return NULL;
+	if (cookie == 0 || (k = (uintptr_t)hmap_get(&closed_ix, cookie)) == 0 ||
+	    closed[k - 1].cookie != cookie)
+		return NULL;
+	return &closed[k - 1];
 }
 
 static void
