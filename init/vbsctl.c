@@ -368,12 +368,16 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "top") == 0 || strcmp(argv[0], "stats") == 0) {
 		struct vbs_conf	*conf;
 		char		 ebuf[512];
+		int		 rc;
 
 		if ((conf = conf_load(conf_path, ebuf, sizeof(ebuf))) == NULL)
 			errx(EXIT_CONFIG, "%s", ebuf);
 		if (argv[0][0] == 's')
-			return cmd_stats(conf, json_out, argc, argv);
-		return cmd_top(conf, argc, argv);
+			rc = cmd_stats(conf, json_out, argc, argv);
+		else
+			rc = cmd_top(conf, argc, argv);
+		conf_free(conf);
+		return rc;
 	}
 	if (strcmp(argv[0], "enroll") == 0)
 		return cmd_enroll(argc, argv);
