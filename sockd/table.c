@@ -11,6 +11,7 @@
  * Trusts: the backends' records.
  */
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,15 @@ static struct hmap	 socks;		/* cookie -> struct sock_ent */
 static struct hmap	 listeners;	/* proto << 16 | lport -> pid */
 static uint32_t		 gen;
 static uint32_t		 miss_max = 1;	/* 2 with destroy events */
-static struct sock_rec	*closed;	/* ring of CLOSED_MAX */
+/*
+ * The ring of the recently closed.  Each record is cut after its exe
+ * path's NUL (exe is the last member of struct sock_rec): a whole one
+ * is over 1 kB, most of it an empty path buffer, and a full ring of
+ * them was 2.3 MB, faulted in page by page (closed_add was 8% of
+ * sockd's samples in the lab's steady run, most of it page faults).
+ * Only closed_get() reads one out, whole.
+ */
+static struct sock_rec	**closed;	/* CLOSED_MAX, NULL: empty */
 static size_t		 closed_next, closed_n;
 /*
  * cookie -> 1 + the slot of its newest record in closed.  Every eBPF
@@ -40,9 +49,9 @@ static size_t		 closed_next, closed_n;
  */
 static struct hmap	 closed_ix;
 
-static const struct sock_rec *closed_find(const struct lookup_rec *,
-		    uint64_t);
-static struct sock_rec *closed_cookie(uint64_t);
+static int	 closed_find(const struct lookup_rec *, uint64_t,
+		    struct sock_rec *);
+static long	 closed_cookie(uint64_t);
 static void	 copy_owner(struct sock_rec *, const struct sock_rec *);
 
 /* new sockets of the dump in progress */
@@ -102,16 +111,44 @@ hint_for(const struct sock_rec *r)
 	return pid != 0 ? (int)pid : -1;
 }
 
+/* A copy of r cut after its exe's NUL. */
+static struct sock_rec *
+closed_cut(const struct sock_rec *r)
+{
+	struct sock_rec	*c;
+	size_t		 len = strnlen(r->exe, sizeof(r->exe) - 1);
+	size_t		 n = offsetof(struct sock_rec, exe) + len + 1;
+
+	if ((c = malloc(n)) == NULL)
+		fatal("closed_cut");
+	memcpy(c, r, n - 1);
+	c->exe[len] = '\0';
+	return c;
+}
+
+/* The closed record in slot k, whole, into out. */
+static void
+closed_get(size_t k, struct sock_rec *out)
+{
+	const struct sock_rec *c = closed[k];
+
+	memset(out, 0, sizeof(*out));
+	memcpy(out, c, offsetof(struct sock_rec, exe) + strlen(c->exe) + 1);
+}
+
 static void
 closed_add(const struct sock_rec *r)
 {
-	uint64_t old = closed[closed_next].cookie;
+	struct sock_rec	*old = closed[closed_next];
 
 	/* the record overwritten leaves the index, unless a newer has */
-	if (old != 0 && (uintptr_t)hmap_get(&closed_ix, old) ==
-	    closed_next + 1)
-		hmap_del(&closed_ix, old);
-	closed[closed_next] = *r;
+	if (old != NULL) {
+		if (old->cookie != 0 && (uintptr_t)hmap_get(&closed_ix,
+		    old->cookie) == closed_next + 1)
+			hmap_del(&closed_ix, old->cookie);
+		free(old);
+	}
+	closed[closed_next] = closed_cut(r);
 	if (r->cookie != 0)
 		hmap_put(&closed_ix, r->cookie,
 		    (void *)(uintptr_t)(closed_next + 1));
@@ -289,7 +326,7 @@ table_destroy(struct sock_rec *r)
 		return;
 	}
 	/* Closed by a dump already: the first report stands. */
-	if (closed_cookie(r->cookie) != NULL) {
+	if (closed_cookie(r->cookie) != -1) {
 		stats.destroy_late++;
 		return;
 	}
@@ -322,7 +359,8 @@ void
 table_ebpf(struct sock_rec *r)
 {
 	struct sock_ent	*e;
-	struct sock_rec	*c;
+	struct sock_rec	 c;
+	long		 k;
 
 	if ((e = hmap_get(&socks, r->cookie)) != NULL) {
 		if (e->rec.pid == -1) {
@@ -333,16 +371,19 @@ table_ebpf(struct sock_rec *r)
 		}
 		return;
 	}
-	if ((c = closed_cookie(r->cookie)) != NULL) {
-		if (c->pid != -1)
+	if ((k = closed_cookie(r->cookie)) != -1) {
+		if (closed[k]->pid != -1)
 			return;
-		copy_owner(c, r);
-		c->uid = r->uid;
+		closed_get((size_t)k, &c);
+		copy_owner(&c, r);
+		c.uid = r->uid;
+		free(closed[k]);
+		closed[k] = closed_cut(&c);
 	}
 	stats.ebpf_opens++;
 	stats.opens++;
 	emit_sock(r);
-	if (c != NULL)
+	if (k != -1)
 		return;
 	sock_new(r);
 	listen_note(r);
@@ -379,35 +420,43 @@ rec_matches(const struct sock_rec *r, const struct lookup_rec *q)
 
 /*
  * The newest closed record of the socket with this cookie, or without
- * one, the newest with an owner that serves the look-up; or NULL.
+ * one, the newest with an owner that serves the look-up: 1 with it in
+ * out, else 0.
  */
-static const struct sock_rec *
-closed_find(const struct lookup_rec *q, uint64_t cookie)
+static int
+closed_find(const struct lookup_rec *q, uint64_t cookie,
+    struct sock_rec *out)
 {
-	const struct sock_rec	*r;
-	size_t			 i, k;
+	size_t	i, k;
+	long	c;
 
-	if (cookie != 0)
-		return closed_cookie(cookie);
+	if (cookie != 0) {
+		if ((c = closed_cookie(cookie)) == -1)
+			return 0;
+		closed_get((size_t)c, out);
+		return 1;
+	}
+	/* rec_matches reads none of a cut record's exe */
 	for (i = 0; i < closed_n; i++) {
 		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
-		r = &closed[k];
-		if (r->pid != -1 && rec_matches(r, q))
-			return r;
+		if (closed[k]->pid != -1 && rec_matches(closed[k], q)) {
+			closed_get(k, out);
+			return 1;
+		}
 	}
-	return NULL;
+	return 0;
 }
 
-/* The newest closed record of a socket, to be updated, or NULL. */
-static struct sock_rec *
+/* The slot of the newest closed record of a socket, or -1. */
+static long
 closed_cookie(uint64_t cookie)
 {
 	uintptr_t k;
 
 	if (cookie == 0 || (k = (uintptr_t)hmap_get(&closed_ix, cookie)) == 0 ||
-	    closed[k - 1].cookie != cookie)
-		return NULL;
-	return &closed[k - 1];
+	    closed[k - 1]->cookie != cookie)
+		return -1;
+	return (long)k - 1;
 }
 
 static void
@@ -426,8 +475,7 @@ copy_owner(struct sock_rec *to, const struct sock_rec *from)
 void
 table_lookup(const struct lookup_rec *q, struct answer_rec *ans)
 {
-	struct sock_rec		 found[LOOKUP_MAX], *r, *v[1];
-	const struct sock_rec	*c;
+	struct sock_rec		 found[LOOKUP_MAX], *r, *v[1], c;
 	struct sock_ent		*e;
 	int			 n;
 
@@ -441,9 +489,8 @@ table_lookup(const struct lookup_rec *q, struct answer_rec *ans)
 		n = 0;
 	}
 	if (n == 0) {
-		if ((c = closed_find(q, 0)) != NULL) {
+		if (closed_find(q, 0, &ans->sock)) {
 			ans->found = 1;
-			ans->sock = *c;
 			stats.lookups_found++;
 			stats.lookups_closed++;
 		}
@@ -461,8 +508,8 @@ table_lookup(const struct lookup_rec *q, struct answer_rec *ans)
 		r->inode = e->rec.inode;
 	} else if (r->inode == 0) {
 		/* Time-wait or a connection not yet accepted. */
-		if ((c = closed_find(q, r->cookie)) != NULL)
-			copy_owner(r, c);
+		if (closed_find(q, r->cookie, &c))
+			copy_owner(r, &c);
 		else if (n > 1 && found[1].inode != 0) {
 			v[0] = &found[1];
 			owner_resolve(v, 1, hint_for(&found[1]));

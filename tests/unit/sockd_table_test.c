@@ -59,7 +59,10 @@ backend_lookup(const struct lookup_rec *q, struct sock_rec *out, int max)
 	return i;
 }
 
-/* A socket with an inode (< 1000) is owned by pid 1000 + inode, "p<inode>". */
+/*
+ * A socket with an inode (< 1000) is owned by pid 1000 + inode, named
+ * "p<inode>", running /bin/p<inode>.
+ */
 void
 owner_resolve(struct sock_rec **v, size_t n, int hint)
 {
@@ -72,6 +75,7 @@ owner_resolve(struct sock_rec **v, size_t n, int hint)
 		v[i]->pid = (int32_t)(1000 + v[i]->inode);
 		snprintf(v[i]->comm, sizeof(v[i]->comm), "p%u",
 		    (unsigned)(v[i]->inode % 1000));
+		snprintf(v[i]->exe, sizeof(v[i]->exe), "/bin/%s", v[i]->comm);
 	}
 }
 
@@ -160,6 +164,10 @@ reset(void)
 static void
 test_dump(void **state)
 {
+	struct sock_rec		r;
+	struct lookup_rec	q;
+	struct answer_rec	a;
+
 	(void)state;
 	reset();
 	kern[nkern++] = tcp(0x100, 10, 40000);
@@ -180,6 +188,16 @@ test_dump(void **state)
 	assert_int_equal(emitted[1].event, SOCK_CLOSE);
 	assert_int_equal(emitted[1].cookie, 0x100);
 	assert_int_equal(emitted[1].pid, 1010);
+
+	/* Gone from the kernel: a look-up is answered from the closed. */
+	r = tcp(0x100, 10, 40000);
+	q = ask(&r);
+	table_lookup(&q, &a);
+	assert_int_equal(a.found, 1);
+	assert_int_equal(a.sock.cookie, 0x100);
+	assert_int_equal(a.sock.pid, 1010);
+	assert_string_equal(a.sock.comm, "p10");
+	assert_string_equal(a.sock.exe, "/bin/p10");
 }
 
 /* A destroy closes a known socket once; a late one is only counted. */
@@ -262,6 +280,7 @@ test_ebpf_after_destroy(void **state)
 	r.source = SRC_EBPF;
 	r.event = SOCK_OPEN;
 	strcpy(r.comm, "curl");
+	strcpy(r.exe, "/usr/bin/curl");
 	table_ebpf(&r);
 	assert_int_equal(nemitted, 2);
 	assert_int_equal(emitted[1].event, SOCK_OPEN);
@@ -276,6 +295,7 @@ test_ebpf_after_destroy(void **state)
 	assert_int_equal(a.sock.cookie, 0x400);
 	assert_int_equal(a.sock.pid, 4242);
 	assert_string_equal(a.sock.comm, "curl");
+	assert_string_equal(a.sock.exe, "/usr/bin/curl");
 }
 
 /* A look-up of a socket the table lacks adds it, with its owner. */
