@@ -36,7 +36,13 @@
 # cost on each: one flow's packets in order, a long flow's, and a packet
 # size histogram by application.
 # Targets: infile >= 0.8 x ceiling; <= 19 B per packet (original: 38.6 B).
-# BENCH_PACKETS (default 1000000) sets the size.
+# BENCH_PACKETS (default 1000000) sets the size.  The batches are
+# synthetic (ingestd_mkbatch.py: 20 packets a flow, 50,000 packets a
+# batch); BENCH_SOURCE=mkbig makes them instead as a volunteer's flowd
+# would, from the first BENCH_PACKETS packets of build/bench/big.pcap
+# (tools/mkbig.sh from ../shared's captures; the lab bench makes it):
+# real traffic, whose flows are shorter (6.4 packets on average in its
+# first 100,000), in DESIGN's 700 kB batches.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/lib_mariadb.sh"
@@ -57,9 +63,33 @@ ING="$BIN/ingestd -m $T/my.cnf"
 $ING migrate >/dev/null 2>&1 || { echo "migrate failed"; exit 1; }
 q() { mdb "USE vbs; $1"; }
 
-echo "making $NBATCH batches of $NP packets..."
-$MK make "$T/b" --client bench --batches $NBATCH --flows $((NP / 20)) \
-    --packets $NP --seed 5 >"$T/want"
+if [ "${BENCH_SOURCE:-synthetic}" = mkbig ]; then
+	big=$TOP/build/bench/big.pcap
+	[ -f "$big" ] || { echo "ingestd bench: no $big"; exit 1; }
+	echo "making batches of the first $NP packets of $big..."
+	tcpdump -r "$big" -c "$NP" -w "$T/cut.pcap" 2>/dev/null
+	"$BIN/capd" -r "$T/cut.pcap" -w "$T/cut.rec" >/dev/null 2>&1
+	mkdir -p "$T/b" "$T/w"
+	printf '[flowd]\n' >"$T/flowd.conf"
+	"$BIN/flowd" -f "$T/flowd.conf" -r "$T/cut.rec" -o "$T/b" -W "$T/w" \
+	    -P clear >/dev/null 2>&1 || { echo "flowd replay failed"; exit 1; }
+	rm -f "$T/cut.pcap" "$T/cut.rec"
+	# flowd, not told its client id, leaves it to the uploader: here
+	# the spool's name (CLIENT.NAME) and ingestd load's -c
+	for f in "$T"/b/*.sqlite; do mv "$f" "$T/b/bench.${f##*/}"; done
+	# what the batches hold is the size from here on
+	NP=$(python3 - "$T"/b/*.sqlite <<'PY'
+import sqlite3, sys
+print(sum(sqlite3.connect("file:%s?mode=ro" % p, uri=True).execute(
+    "SELECT COUNT(*) FROM packets").fetchone()[0] for p in sys.argv[1:]))
+PY
+)
+	echo "$(ls "$T/b" | wc -l) batches of flowd, $NP packets" >"$T/want"
+else
+	echo "making $NBATCH batches of $NP packets..."
+	$MK make "$T/b" --client bench --batches $NBATCH --flows $((NP / 20)) \
+	    --packets $NP --seed 5 >"$T/want"
+fi
 $MK tsv "$T"/b/*.sqlite >"$T/packets.tsv"
 $MK chunktsv "$T"/b/*.sqlite >"$T/chunks.tsv"
 $MK flowtsv "$T"/b/*.sqlite >"$T/flows.tsv"
@@ -153,7 +183,7 @@ ceiling_rows() {
 ingest() {
 	reset
 	c0=$(srv_cpu); t0=$(now)
-	$ING -P "$1" load "$T"/b/*.sqlite >/dev/null || echo "load failed" >&2
+	$ING -c bench -P "$1" load "$T"/b/*.sqlite >/dev/null || echo "load failed" >&2
 	t1=$(now); c1=$(srv_cpu)
 	[ "$(q 'SELECT COUNT(*) FROM packets')" = "$NP" ] ||
 	    echo "$1: wrong count" >&2
@@ -214,7 +244,7 @@ echo "ingestd serve -w 2 (infile): $(best $W) packets/s = $(ratio "$(best $W)") 
 # batch N + 1 in a second thread while batch N loads: the two columns
 # overlap, and each is slowed by the other on a machine of few cores.
 reset
-$ING -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk '
+$ING -c bench -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk '
 	/: validated in / { for (i = 1; i <= NF; i++) {
 		if ($i == "in") vt += $(i + 1); if ($i == "integrity") vi += $(i + 1)
 		if ($i == "meta") vm += $(i + 1); if ($i == "flows") vf += $(i + 1)
@@ -249,7 +279,7 @@ qcost() {
 	awk -v a="$t0" -v b="$t1" -v n="$3" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }'
 }
 reset
-$ING load "$T"/b/*.sqlite >/dev/null
+$ING -c bench load "$T"/b/*.sqlite >/dev/null
 CID=$(q "SELECT client_id FROM clients WHERE client_name = 'bench'")
 # A typical flow (15 packets) and the longest.
 F1=$(q "SELECT flow_id FROM flows WHERE next_seq = 15 LIMIT 1")
