@@ -146,6 +146,27 @@ ask(const struct sock_rec *r)
 	return q;
 }
 
+/*
+ * A look-up of r's socket, which the kernel no longer has: answered from
+ * the closed, with this owner.
+ */
+static void
+answered_closed(const struct sock_rec *r, int32_t pid, const char *comm,
+    const char *exe)
+{
+	struct lookup_rec	q = ask(r);
+	struct answer_rec	a;
+
+	assert_int_equal(nkern_lookup, 0);
+	table_lookup(&q, &a);
+	assert_int_equal(a.id, q.id);
+	assert_int_equal(a.found, 1);
+	assert_int_equal(a.sock.cookie, r->cookie);
+	assert_int_equal(a.sock.pid, pid);
+	assert_string_equal(a.sock.comm, comm);
+	assert_string_equal(a.sock.exe, exe);
+}
+
 static int
 setup(void **state)
 {
@@ -164,9 +185,7 @@ reset(void)
 static void
 test_dump(void **state)
 {
-	struct sock_rec		r;
-	struct lookup_rec	q;
-	struct answer_rec	a;
+	struct sock_rec	r;
 
 	(void)state;
 	reset();
@@ -191,13 +210,7 @@ test_dump(void **state)
 
 	/* Gone from the kernel: a look-up is answered from the closed. */
 	r = tcp(0x100, 10, 40000);
-	q = ask(&r);
-	table_lookup(&q, &a);
-	assert_int_equal(a.found, 1);
-	assert_int_equal(a.sock.cookie, 0x100);
-	assert_int_equal(a.sock.pid, 1010);
-	assert_string_equal(a.sock.comm, "p10");
-	assert_string_equal(a.sock.exe, "/bin/p10");
+	answered_closed(&r, 1010, "p10", "/bin/p10");
 }
 
 /* A destroy closes a known socket once; a late one is only counted. */
@@ -264,9 +277,7 @@ test_destroy_unknown(void **state)
 static void
 test_ebpf_after_destroy(void **state)
 {
-	struct sock_rec		r;
-	struct lookup_rec	q;
-	struct answer_rec	a;
+	struct sock_rec	r;
 
 	(void)state;
 	reset();
@@ -288,14 +299,7 @@ test_ebpf_after_destroy(void **state)
 	table_ebpf(&r);			/* again: nothing new */
 	assert_int_equal(nemitted, 2);
 
-	q = ask(&r);
-	table_lookup(&q, &a);		/* the kernel has it no more */
-	assert_int_equal(a.id, 7);
-	assert_int_equal(a.found, 1);
-	assert_int_equal(a.sock.cookie, 0x400);
-	assert_int_equal(a.sock.pid, 4242);
-	assert_string_equal(a.sock.comm, "curl");
-	assert_string_equal(a.sock.exe, "/usr/bin/curl");
+	answered_closed(&r, 4242, "curl", "/usr/bin/curl");
 }
 
 /* A look-up of a socket the table lacks adds it, with its owner. */
