@@ -10,6 +10,8 @@ tests and bench, valid ones and broken ones, with proto/batch.sql.
       totals, seq going on across batches.  Prints the totals as
       "batches K flows N packets P".  With --idle N, every Nth packet
       (not a flow's first) has 3000 s added to its rel_us.
+  count BATCH... : what the batches hold, as "K F P": K batches, F
+      distinct flows, P packet rows.
   tsv BATCH... : the packet rows of the batches as TSV on stdout
       (flow_id seq direction size tcp_flags rel_us), for the bench.
   chunktsv BATCH... : the same packets as the packet_chunks rows ingestd
@@ -136,6 +138,16 @@ def make(outdir, client, nbatches, nflows, npackets, seed, tag, idle=0):
         totals[2] += len(prow)
     totals[1] = nflows
     print("batches %d flows %d packets %d" % tuple(totals))
+
+
+def count(paths):
+    flows, packets = set(), 0
+    for p in paths:
+        db = sqlite3.connect("file:%s?mode=ro" % p, uri=True)
+        flows.update(r[0] for r in db.execute("SELECT flow_id FROM flows"))
+        packets += db.execute("SELECT COUNT(*) FROM packets").fetchone()[0]
+        db.close()
+    print("%d %d %d" % (len(paths), len(flows), packets))
 
 
 def tsv(paths):
@@ -338,6 +350,8 @@ def main():
         make(outdir, opts["--client"], int(opts["--batches"]),
              int(opts["--flows"]), int(opts["--packets"]),
              int(opts["--seed"]), opts["--tag"], int(opts["--idle"]))
+    elif a[0] == "count":
+        count(a[1:])
     elif a[0] == "tsv":
         tsv(a[1:])
     elif a[0] == "chunktsv":

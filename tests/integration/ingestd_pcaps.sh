@@ -45,17 +45,7 @@ diag "$n captures made $nb batches"
 check "flowd made batches" [ "$nb" -gt 0 ]
 
 # What the batches hold: rows, distinct flows, ledger entries.
-want=$(python3 - "$T"/out/*.sqlite <<'EOF'
-import sqlite3, sys
-flows, packets = set(), 0
-for p in sys.argv[1:]:
-    db = sqlite3.connect("file:%s?mode=ro" % p, uri=True)
-    flows.update(r[0] for r in db.execute("SELECT flow_id FROM flows"))
-    packets += db.execute("SELECT COUNT(*) FROM packets").fetchone()[0]
-    db.close()
-print("%d %d %d" % (len(sys.argv) - 1, len(flows), packets))
-EOF
-)
+want=$(python3 "$TOP/tests/integration/ingestd_mkbatch.py" count "$T"/out/*.sqlite)
 diag "batches, flows, packets in the batches: $want"
 $ING -c volunteer load "$T"/out/*.sqlite >"$T/load.out" 2>&1
 equal "every batch loads" "$?" 0
