@@ -357,6 +357,7 @@ main(int argc, char *argv[])
 		}
 		filter_host_addrs(c);
 		capture_open_live(c);
+		c->dec.wire_true = 1;
 		c->addr_fd = filter_watch_open();
 	}
 	emit_open(&c->em, c->wfile, c->inherit_fd, c->connect_path,

@@ -50,9 +50,13 @@ struct frag_ent {
 
 /*
  * A decoder holds the fragment table and the counters; it allocates
- * nothing per packet.
+ * nothing per packet.  wire_true: the frame lengths are the kernel's
+ * (live capture), so an IP length beyond the frame is cut to it; a
+ * file's may be those of a tool that cut its records, and there the
+ * header is believed, as tcpdump and tshark do.
  */
 struct decoder {
+	int		wire_true;
 	uint64_t	reasons[DEC__MAX];	/* DEC_OK counts emitted */
 	uint64_t	frag_first, frag_later, frag_matched;
 	struct frag_ent	frags[FRAG_SLOTS];

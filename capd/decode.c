@@ -207,6 +207,23 @@ frag_lookup(struct decoder *d, struct pkt_rec *r)
 }
 
 /*
+ * The length to count of an IP datagram at off whose header claims hdr
+ * bytes.  On live capture a header may claim more than was on the wire
+ * (a broken or forged length, which the kernel drops), and flowd would
+ * count every byte it claims; so it is cut to the frame.  The frame is
+ * its length on the wire, or the captured length if that says less.
+ */
+static uint32_t
+cut_to_frame(const struct decoder *d, uint32_t caplen, uint32_t wirelen,
+    uint32_t off, uint32_t hdr)
+{
+	uint32_t frame = wirelen > caplen ? wirelen : caplen;
+	uint32_t room = frame > off ? frame - off : 0;
+
+	return d->wire_true && hdr > room ? room : hdr;
+}
+
+/*
  * The transport header at off: ports and TCP flags.  A fragment that
  * is not the first has none.
  */
@@ -257,6 +274,7 @@ decode_ip4(struct decoder *d, const uint8_t *p, uint32_t caplen,
 	/* 0 is what TCP segmentation offload leaves: use the frame. */
 	if (tot == 0 && wirelen > off)
 		tot = wirelen - off;
+	tot = cut_to_frame(d, caplen, wirelen, off, tot);
 	if (tot < hlen)
 		return DEC_IP_LENGTH;
 	r->ipver = 4;
@@ -304,7 +322,7 @@ decode_ip6(struct decoder *d, const uint8_t *p, uint32_t caplen,
 	if (plen == 0 && wirelen > off + 40)
 		plen = wirelen - off - 40;
 	r->ipver = 6;
-	r->iplen = 40 + plen;
+	r->iplen = cut_to_frame(d, caplen, wirelen, off, 40 + plen);
 	nh = p[off + 6];
 	memcpy(r->src, p + off + 8, 16);
 	memcpy(r->dst, p + off + 24, 16);

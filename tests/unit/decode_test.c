@@ -124,9 +124,13 @@ udp(struct frame *f, uint16_t sport, uint16_t dport, uint16_t len)
 	put16(f, 0);
 }
 
-/* Decode f cut to caplen, from a buffer that ends right there. */
+/*
+ * Decode f cut to caplen, from a buffer that ends right there, as a
+ * frame of wirelen bytes on the wire.
+ */
 static int
-run(int dlt, const struct frame *f, uint32_t caplen, struct pkt_rec *r)
+run_wire(int dlt, const struct frame *f, uint32_t caplen, uint32_t wirelen,
+    struct pkt_rec *r)
 {
 	uint8_t *copy;
 	int rc;
@@ -139,9 +143,16 @@ run(int dlt, const struct frame *f, uint32_t caplen, struct pkt_rec *r)
 	memset(r, 0xa5, sizeof(*r));
 	r->ts_us = 1000000;
 	r->iface = 0;
-	rc = decode_packet(&dec, dlt, copy, caplen, f->len, r);
+	rc = decode_packet(&dec, dlt, copy, caplen, wirelen, r);
 	free(copy);
 	return rc;
+}
+
+/* The same, f being the whole frame that was on the wire. */
+static int
+run(int dlt, const struct frame *f, uint32_t caplen, struct pkt_rec *r)
+{
+	return run_wire(dlt, f, caplen, f->len, r);
 }
 
 static int
@@ -182,11 +193,13 @@ test_eth_udp6(void **state)
 {
 	struct frame f = { .len = 0 };
 	struct pkt_rec r;
+	static const uint8_t zero[12];
 
 	(void)state;
 	eth(&f, 0x86dd);
 	ip6(&f, 17, 20);
 	udp(&f, 53, 50000, 20);
+	put(&f, zero, 12);
 	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
 	assert_int_equal(r.ipver, 6);
 	assert_int_equal(r.proto, 17);
@@ -208,8 +221,57 @@ test_iplen_beyond_caplen(void **state)
 	eth(&f, 0x0800);
 	ip4(&f, 6, 1500, 1, 0, 0);
 	tcp(&f, 1, 2, 0x10);
-	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
+	assert_int_equal(run_wire(DLT_EN10MB, &f, f.len, 14 + 1500, &r),
+	    DEC_OK);
 	assert_int_equal(r.iplen, 1500);
+	f.len = 0;
+	eth(&f, 0x86dd);
+	ip6(&f, 6, 1460);
+	tcp(&f, 1, 2, 0x10);
+	assert_int_equal(run_wire(DLT_EN10MB, &f, f.len, 14 + 1500, &r),
+	    DEC_OK);
+	assert_int_equal(r.iplen, 1500);
+}
+
+/*
+ * On live capture, a header that claims more than the frame held (the
+ * kernel drops such a packet) counts what was on the wire, or a sender
+ * could swell any flow's byte counts with small frames.  Ethernet's
+ * padding of a short packet is not counted.  From a file, whose record
+ * lengths a cutting tool may have written, the header is believed.
+ */
+static void
+test_iplen_beyond_frame(void **state)
+{
+	struct frame f = { .len = 0 };
+	struct pkt_rec r;
+
+	(void)state;
+	eth(&f, 0x0800);
+	ip4(&f, 6, 65535, 1, 0, 0);
+	tcp(&f, 1, 2, 0x10);
+	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
+	assert_int_equal(r.iplen, 65535);
+	dec.wire_true = 1;
+	f.len = 0;
+	eth(&f, 0x0800);
+	ip4(&f, 6, 65535, 1, 0, 0);
+	tcp(&f, 1, 2, 0x10);
+	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
+	assert_int_equal(r.iplen, 40);
+	f.len = 0;
+	eth(&f, 0x86dd);
+	ip6(&f, 17, 65535);
+	udp(&f, 1, 2, 8);
+	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
+	assert_int_equal(r.iplen, 48);
+	f.len = 0;
+	eth(&f, 0x0800);
+	ip4(&f, 17, 28, 1, 0, 0);
+	udp(&f, 1, 2, 8);
+	assert_int_equal(run_wire(DLT_EN10MB, &f, f.len, 60, &r), DEC_OK);
+	assert_int_equal(r.iplen, 28);
+	dec.wire_true = 0;
 }
 
 static void
@@ -417,7 +479,8 @@ test_fragments_v4(void **state)
 	eth(&f, 0x0800);
 	ip4(&f, 17, 20 + 84, 0x4242, 2, 0);
 	put32(&f, 0xdeadbeef);
-	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
+	assert_int_equal(run_wire(DLT_EN10MB, &f, f.len, 14 + 104, &r),
+	    DEC_OK);
 	assert_int_equal(r.frag, FRAG_LATER | FRAG_PORTS);
 	assert_int_equal(r.sport, 5353);
 	assert_int_equal(r.dport, 40005);
@@ -452,7 +515,8 @@ test_fragments_v6(void **state)
 	ip6(&f, 44, 8 + 100);
 	put32(&f, (17u << 24) | (75 << 3));
 	put32(&f, 0xabcdef01);
-	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
+	assert_int_equal(run_wire(DLT_EN10MB, &f, f.len, 14 + 148, &r),
+	    DEC_OK);
 	assert_int_equal(r.frag, FRAG_LATER | FRAG_PORTS);
 	assert_int_equal(r.proto, 17);
 	assert_int_equal(r.dport, 40006);
@@ -553,6 +617,7 @@ main(void)
 		cmocka_unit_test_setup(test_eth_tcp4, setup),
 		cmocka_unit_test_setup(test_eth_udp6, setup),
 		cmocka_unit_test_setup(test_iplen_beyond_caplen, setup),
+		cmocka_unit_test_setup(test_iplen_beyond_frame, setup),
 		cmocka_unit_test_setup(test_vlan_qinq, setup),
 		cmocka_unit_test_setup(test_vlan_too_deep, setup),
 		cmocka_unit_test_setup(test_pppoe, setup),
