@@ -419,6 +419,26 @@ rec_matches(const struct sock_rec *r, const struct lookup_rec *q)
 }
 
 /*
+ * The slot of the newest closed record with an owner that serves the
+ * look-up, or -1; with exact, only one connected to the look-up's very
+ * remote end.
+ */
+static long
+closed_match(const struct lookup_rec *q, int exact)
+{
+	size_t	i, k;
+
+	/* rec_matches reads none of a cut record's exe */
+	for (i = 0; i < closed_n; i++) {
+		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
+		if (closed[k]->pid != -1 && (!exact || closed[k]->rport != 0) &&
+		    rec_matches(closed[k], q))
+			return (long)k;
+	}
+	return -1;
+}
+
+/*
  * The newest closed record of the socket with this cookie, or without
  * one, the newest with an owner that serves the look-up: 1 with it in
  * out, else 0.
@@ -427,7 +447,6 @@ static int
 closed_find(const struct lookup_rec *q, uint64_t cookie,
     struct sock_rec *out)
 {
-	size_t	i, k;
 	long	c;
 
 	if (cookie != 0) {
@@ -436,15 +455,10 @@ closed_find(const struct lookup_rec *q, uint64_t cookie,
 		closed_get((size_t)c, out);
 		return 1;
 	}
-	/* rec_matches reads none of a cut record's exe */
-	for (i = 0; i < closed_n; i++) {
-		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
-		if (closed[k]->pid != -1 && rec_matches(closed[k], q)) {
-			closed_get(k, out);
-			return 1;
-		}
-	}
-	return 0;
+	if ((c = closed_match(q, 0)) == -1)
+		return 0;
+	closed_get((size_t)c, out);
+	return 1;
 }
 
 /* The slot of the newest closed record of a socket, or -1. */
@@ -470,13 +484,19 @@ copy_owner(struct sock_rec *to, const struct sock_rec *from)
 /*
  * Answer a look-up: ask the kernel for exactly this socket, then name
  * its owner from the table, the cache, or a sweep.  A socket the kernel
- * no longer has is looked for among the recently closed.
+ * no longer has is looked for among the recently closed.  When the
+ * kernel has only a socket on the same local port for any remote (an
+ * unconnected UDP socket, a TCP listener), a closed socket that was
+ * connected to exactly this remote end answers first: the flow was
+ * its, and whoever binds a port its owner just let go must not inherit
+ * the flow.
  */
 void
 table_lookup(const struct lookup_rec *q, struct answer_rec *ans)
 {
 	struct sock_rec		 found[LOOKUP_MAX], *r, *v[1], c;
 	struct sock_ent		*e;
+	long			 k;
 	int			 n;
 
 	stats.lookups++;
@@ -488,14 +508,16 @@ table_lookup(const struct lookup_rec *q, struct answer_rec *ans)
 		log_warn("look-up %u", q->id);
 		n = 0;
 	}
-	if (n == 0) {
-		if (closed_find(q, 0, &ans->sock)) {
-			ans->found = 1;
-			stats.lookups_found++;
-			stats.lookups_closed++;
-		}
+	if ((n == 0 || (q->rport != 0 && found[0].rport == 0)) &&
+	    (k = closed_match(q, n > 0)) != -1) {
+		closed_get((size_t)k, &ans->sock);
+		ans->found = 1;
+		stats.lookups_found++;
+		stats.lookups_closed++;
 		return;
 	}
+	if (n == 0)
+		return;
 	r = &found[0];
 	r->event = SOCK_OPEN;
 	r->source = SRC_LOOKUP;

@@ -337,6 +337,55 @@ test_lookup(void **state)
 }
 
 /*
+ * A UDP socket connected to 198.18.0.2:53 closes, and another program
+ * binds its local port for any remote: a look-up of the closed socket's
+ * flow names the closed socket's owner, not the newcomer; a look-up of
+ * another remote end gets the newcomer.
+ */
+static void
+test_lookup_closed_exact(void **state)
+{
+	struct sock_rec		r, other;
+	struct lookup_rec	q;
+	struct answer_rec	a;
+
+	(void)state;
+	reset();
+	r = tcp(0x600, 60, 40006);
+	r.proto = IPPROTO_UDP;
+	r.rport = 53;
+	kern[nkern++] = r;
+	table_dump(0);
+	assert_int_equal(nemitted, 1);
+	assert_int_equal(emitted[0].pid, 1060);
+	r.event = SOCK_CLOSE;
+	r.source = SRC_DESTROY;
+	r.inode = 0;
+	table_destroy(&r);
+	assert_int_equal(nemitted, 2);
+
+	other = tcp(0x601, 61, 40006);
+	other.proto = IPPROTO_UDP;
+	other.state = 7;
+	other.rport = 0;
+	memset(other.laddr, 0, sizeof(other.laddr));
+	memset(other.raddr, 0, sizeof(other.raddr));
+	kern_lookup[nkern_lookup++] = other;
+	q = ask(&r);
+	table_lookup(&q, &a);
+	assert_int_equal(a.found, 1);
+	assert_int_equal(a.sock.cookie, 0x600);
+	assert_int_equal(a.sock.pid, 1060);
+	assert_string_equal(a.sock.comm, "p60");
+
+	q.rport = 54;
+	table_lookup(&q, &a);
+	assert_int_equal(a.found, 1);
+	assert_int_equal(a.sock.cookie, 0x601);
+	assert_int_equal(a.sock.pid, 1061);
+}
+
+/*
  * The ring of closed sockets wraps: an evicted socket is news again to
  * eBPF (an open, and a socket in the table), one still in it only gets
  * its owner (an open, no socket).
@@ -383,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_destroy_unknown),
 		cmocka_unit_test(test_ebpf_after_destroy),
 		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_lookup_closed_exact),
 		cmocka_unit_test(test_closed_wrap),
 	};
 
