@@ -45,6 +45,7 @@ struct proc {
 	uid_t		 uid;		/* effective uid, -1 not yet known */
 	int		 info_ok;	/* comm and exe are current */
 	uint64_t	 info_us;	/* when they were read */
+	uint64_t	 start;		/* start time, clock ticks; 0 unknown */
 	uint64_t	 active_us;	/* started, exec'd or opened a socket */
 	uint32_t	 swept;		/* the last sweep that read it */
 	char		 comm[VBS_COMM_MAX];
@@ -156,27 +157,59 @@ proc_list(int initial)
 	hmap_free(&lc.seen);
 }
 
-/* Name and executable: /proc/PID/comm and the /proc/PID/exe link. */
+/*
+ * A process's start time (field 22 of /proc/PID/stat, clock ticks after
+ * boot) and, if comm is not NULL, its name (field 2, which may hold
+ * spaces and parentheses: it ends at the last ')').  0 if unreadable.
+ * A pid and its start time name one process for the life of the host;
+ * a pid alone may be a later process's.
+ */
+static uint64_t
+proc_stat(pid_t pid, char *comm, size_t commlen)
+{
+	char	 path[32], buf[1024], *lp, *rp, *f;
+	ssize_t	 n;
+	int	 fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((lp = strchr(buf, '(')) == NULL ||
+	    (rp = strrchr(buf, ')')) == NULL || rp < lp)
+		return 0;
+	if (comm != NULL) {
+		n = rp - lp - 1;
+		if ((size_t)n >= commlen)
+			n = (ssize_t)commlen - 1;
+		memcpy(comm, lp + 1, (size_t)n);
+		comm[n] = '\0';
+	}
+	/* Fields 3 to 21, then the start time. */
+	for (f = rp + 1, i = 3; i < 22 && f != NULL; i++)
+		f = strchr(f + 1, ' ');
+	return f == NULL ? 0 : strtoull(f + 1, NULL, 10);
+}
+
+/*
+ * Name, executable and start time: /proc/PID/stat and the
+ * /proc/PID/exe link.
+ */
 static void
 proc_info(struct proc *p)
 {
 	char	 path[48], buf[VBS_EXE_MAX];
 	ssize_t	 n;
-	int	 fd;
 
 	if (p->info_ok && (cn_fd != -1 ||
 	    mono_us() - p->info_us < INFO_TTL_US))
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)p->pid);
 	p->comm[0] = '\0';
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		n = read(fd, p->comm, sizeof(p->comm) - 1);
-		close(fd);
-		if (n < 0)
-			n = 0;
-		p->comm[n] = '\0';
-		p->comm[strcspn(p->comm, "\n")] = '\0';
-	}
+	p->start = proc_stat(p->pid, p->comm, sizeof(p->comm));
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
 	n = readlink(path, buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
@@ -200,9 +233,9 @@ proc_scan(struct proc *p, struct hmap *wanted)
 	struct stat	 st;
 	DIR		*d;
 	char		 path[40], link[64];
-	uint64_t	 ino, old;
+	uint64_t	 ino, old, start;
 	ssize_t		 n;
-	size_t		 found = 0;
+	size_t		 found = 0, added = 0;
 	int		 dfd;
 
 	stats.procs_scanned++;
@@ -229,10 +262,21 @@ proc_scan(struct proc *p, struct hmap *wanted)
 		    hmap_get(&procs, old) != NULL)
 			continue;
 		hmap_put(&inodes, ino, (void *)(uintptr_t)p->pid);
+		added++;
 		if (wanted != NULL && hmap_del(wanted, ino) != NULL)
 			found++;
 	}
 	closedir(d);
+	/*
+	 * Is this still the process whose name we hold?  Without fork and
+	 * exit events, a pid freed and taken again by a fork that does
+	 * not exec (before owner_gc() saw it gone) would keep the first
+	 * process's name and executable for good.
+	 */
+	if (added > 0 && (start = proc_stat(p->pid, NULL, 0)) != p->start) {
+		p->info_ok = 0;
+		p->start = start;
+	}
 	return found;
 }
 
@@ -720,18 +764,23 @@ owner_gc(void)
  * An owner the eBPF backend named (pid and comm from the kernel, in the
  * process's own context): its executable while the process lives, else
  * none; and its inode in the cache, so that later look-ups need no
- * sweep.
+ * sweep.  An executable other than the one we hold for that pid means
+ * the pid is another process's now (see proc_scan): read it again.
  */
 void
 owner_exe(struct sock_rec *r)
 {
-	char	 path[48];
-	ssize_t	 n;
+	struct proc	*p;
+	char		 path[48];
+	ssize_t		 n;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->pid);
 	n = readlink(path, r->exe, sizeof(r->exe) - 1);
 	r->exe[n > 0 ? n : 0] = '\0';
 	if (n > 0 && r->inode != 0 &&
-	    hmap_get(&procs, (uint64_t)r->pid) != NULL)
+	    (p = hmap_get(&procs, (uint64_t)r->pid)) != NULL) {
 		hmap_put(&inodes, r->inode, (void *)(uintptr_t)r->pid);
+		if (p->info_ok && strcmp(p->exe, r->exe) != 0)
+			p->info_ok = 0;
+	}
 }

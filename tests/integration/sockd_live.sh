@@ -10,7 +10,9 @@
 #     look-up made while each is open names its owner, 20 of 20;
 #  3. with no look-up at all, each close is reported by a destroy event
 #     with the kernel's uid, cookie and addresses, 20 of 20;
-#  4. the running sockd's uid, capabilities, no_new_privs and seccomp.
+#  4. the running sockd's uid, capabilities, no_new_privs and seccomp;
+#  5. a pid freed by one program and taken by a fork of another that
+#     does not exec: the newcomer's socket is named after the newcomer.
 # Steps 2 and 3 run twice: sockd inside the namespace (ip netns exec, no
 # process events) and reading it from outside (-N, with process events).
 
@@ -261,6 +263,67 @@ def short_lived(p, user, lookups, n=20):
                       rtts[len(rtts) // 2]))
     return seen
 
+REUSE_PID = r'''
+import os, socket, sys
+# Fork until a child gets pid WANT (bounded): ns_last_pid makes the
+# kernel hand out WANT next, unless another fork on the host wins.
+want = int(sys.argv[1])
+for attempt in range(20):
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write(str(want - 1))
+    pid = os.fork()
+    if pid == 0:
+        if os.getpid() != want:
+            os._exit(3)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("198.18.2.2", 0))
+        print(os.getpid(), s.getsockname()[1], flush=True)
+        sys.stdin.readline()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        sys.exit(0)
+print("nopid", flush=True)
+'''
+
+def pid_reuse():
+    """A process's pid freed and taken by a fork that does not exec:
+    the newcomer's socket is named after the newcomer, not after the
+    process that held the pid before (sockd hears no fork or exit)."""
+    rec = os.path.join(tmp, "reuse-%s.rec" % mode)
+    p, first = start_sockd(rec)
+    ok(first is not None, "%s: sockd answers" % mode)
+    victim = spawn(NX + ["ncat", "-u", "-l", "198.18.2.2", "47001"],
+                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    kv = None
+    for _ in range(50):
+        time.sleep(0.1)
+        kv, _ = query(p, "udp 198.18.2.2:47001")
+        if kv and kv.get("found") == "1":
+            break
+    ok(kv and kv.get("pid") == str(victim.pid) and
+       kv.get("comm") == "ncat", "%s: ncat's socket is ncat's" % mode, kv)
+    stop(victim)
+    newc = spawn(NX + [py, "-c", REUSE_PID, str(victim.pid)],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = readline(newc.stdout, 10)
+    if line is None or line.strip() == "nopid" or len(line.split()) != 2:
+        print("ok - %s: pid reuse # SKIP pid %d was taken by another "
+              "fork on the host 20 times" % (mode, victim.pid), flush=True)
+    else:
+        pid, port = line.split()
+        facts = proc_facts(int(pid))
+        kv, _ = query(p, "udp 198.18.2.2:%s" % port)
+        ok(facts is not None and kv and kv.get("pid") == pid and
+           kv.get("comm") == facts[0] and kv.get("exe") == facts[1],
+           "%s: pid %s freed by ncat and taken by a fork of %s: its "
+           "socket is named %s, %s" % (mode, pid, py, facts and facts[0],
+                                       facts and facts[1]), kv)
+    newc.stdin.write("\n")
+    newc.stdin.flush()
+    stop(newc)
+    stop(p)
+
 def main():
     rec1 = os.path.join(tmp, "progs-%s.rec" % mode)
     rec2 = os.path.join(tmp, "look-%s.rec" % mode)
@@ -367,6 +430,7 @@ def main():
                    json.dumps(closes))
         stop(hold)
         stop(hold6)
+        pid_reuse()
 
     # 2. Look-ups while short sockets are open.
     p, first = start_sockd(rec2)
