@@ -357,6 +357,23 @@ deps_ready(struct vbsd *v, enum stage_id id)
 	return 1;
 }
 
+/*
+ * Would stage_tick start stage id once its delay is over?  stage_tick and
+ * stage_next_timer both ask here, so that the loop never wakes for a
+ * start that will not happen.
+ */
+static int
+stage_may_start(struct vbsd *v, enum stage_id id)
+{
+	struct stage	*s = &v->st[id];
+
+	if (v->shutting_down || !s->wanted || s->pid > 0)
+		return 0;
+	if (s->state != SS_DOWN && s->state != SS_WAITING)
+		return 0;
+	return deps_ready(v, id);
+}
+
 void
 stage_tick(struct vbsd *v)
 {
@@ -373,15 +390,19 @@ stage_tick(struct vbsd *v)
 			kill(s->pid, SIGKILL);
 			s->stop_deadline = UINT64_MAX;
 		}
-		if (v->shutting_down || !s->wanted || s->pid > 0)
-			continue;
-		if ((s->state == SS_DOWN || s->state == SS_WAITING) &&
-		    now >= s->next_start && deps_ready(v, (enum stage_id)i))
+		if (stage_may_start(v, (enum stage_id)i) &&
+		    now >= s->next_start)
 			stage_start(v, (enum stage_id)i);
 	}
 }
 
-/* Milliseconds until the next timer, or -1 when none is pending. */
+/*
+ * Milliseconds until the next timer, or UINT64_MAX when none is pending.
+ * Only a start stage_tick would make counts: a stage held back by the
+ * ones before it has no timer of its own, as whatever frees it (a ready
+ * line, a death, a command) wakes the loop anyway.  A timer that is due
+ * but leads nowhere would make the loop spin.
+ */
 uint64_t
 stage_next_timer(struct vbsd *v)
 {
@@ -391,9 +412,11 @@ stage_next_timer(struct vbsd *v)
 	for (i = 0; i < ST__MAX; i++) {
 		struct stage *s = &v->st[i];
 
-		if (s->state == SS_WAITING && s->next_start < next)
+		if (stage_may_start(v, (enum stage_id)i) &&
+		    s->next_start < next)
 			next = s->next_start;
-		if (s->state == SS_STOPPING && s->stop_deadline < next)
+		if (s->state == SS_STOPPING && s->pid > 0 &&
+		    s->stop_deadline < next)
 			next = s->stop_deadline;
 	}
 	if (next == UINT64_MAX)

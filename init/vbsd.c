@@ -115,10 +115,19 @@ make_sockets(struct vbsd *v)
 static void
 begin_shutdown(struct vbsd *v)
 {
+	int	i;
+
 	if (v->shutting_down)
 		return;
 	log_info("shutting down: capd and sockd first");
 	v->shutting_down = 1;
+	/*
+	 * A stage waiting for its restart is not started again: it is down
+	 * now, not waiting, in the status and in the loop's timers.
+	 */
+	for (i = 0; i < ST__MAX; i++)
+		if (v->st[i].pid == 0)
+			stage_stop(v, (enum stage_id)i);
 	stage_stop(v, ST_CAPD);
 	stage_stop(v, ST_SOCKD);
 }
