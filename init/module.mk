@@ -10,3 +10,6 @@ PROGRAMS += vbsd
 vbsd_SRCS = init/vbsd.c init/supervise.c init/control.c
 vbsd_PKGS =
 MANPAGES += init/vbsd.8 init/vbsctl.8
+
+UNIT_TESTS += supervise_test
+supervise_test_SRCS = tests/unit/supervise_test.c init/supervise.c
