@@ -192,7 +192,14 @@ stage_start(struct vbsd *v, enum stage_id id)
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+		/*
+		 * Except SIGHUP: a reload must not kill a stage that has not
+		 * yet set up its own signals (some say ready before).  A
+		 * stage that wants it installs its handler, which replaces
+		 * this; it reads vbs.conf after exec, so a reload missed
+		 * here is one it did not need.
+		 */
+		signal(SIGHUP, SIG_IGN);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		child_fds(fds, n);
