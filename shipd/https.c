@@ -321,13 +321,18 @@ tls:
 	return -1;
 }
 
-/* A kept connection is usable while it has nothing to say. */
+/*
+ * A kept connection is usable while it has nothing to say: bytes the
+ * server sent beyond its last reply, read already or not, would be
+ * taken for the answer to the next request.
+ */
 static int
 conn_idle(struct https *h)
 {
 	struct pollfd	pfd = { .fd = h->fd, .events = POLLIN };
 
-	return SSL_pending(h->ssl) == 0 && poll(&pfd, 1, 0) == 0;
+	return h->rlen == 0 && SSL_pending(h->ssl) == 0 &&
+	    poll(&pfd, 1, 0) == 0;
 }
 
 static void
@@ -544,9 +549,13 @@ exchange(struct https *h, const char *method, const char *path,
 		rc = read_chunked(h, r, &total);
 	else
 		rc = read_body(h, r, hd.length, &total);
-	/* Unsent body: the server may still be reading it.  Start anew. */
+	/*
+	 * Unsent body: the server may still be reading it.  Bytes past
+	 * the reply's end (a body longer than its length, a second reply):
+	 * the server and we disagree on where replies end.  Start anew.
+	 */
 	*keep = rc == 0 && send_body && hd.minor >= 1 && !hd.close &&
-	    (hd.chunked || hd.length >= 0);
+	    (hd.chunked || hd.length >= 0) && h->rlen == 0;
 	return rc;
 }
 

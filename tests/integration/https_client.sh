@@ -4,8 +4,9 @@
 # against a Python TLS server on loopback that answers in the ways a
 # server may: a length, chunks, a body up to the close, a kept
 # connection the server drops, a refusal before the body of an
-# Expect: 100-continue, a reply too long or malformed.  And who it
-# trusts: the CA and the host name, the pin, both, or neither.
+# Expect: 100-continue, a reply too long or malformed or with bytes
+# past its end.  And who it trusts: the CA and the host name, the pin,
+# both, or neither.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/lib_tls.sh"
@@ -112,6 +113,15 @@ class H(http.server.BaseHTTPRequestHandler):
             self.reply(200, b"x" * (2 * 1024 * 1024))
         elif p == "/cut":
             self.reply(200, b"y" * 5000)
+        elif p == "/twice":
+            # Two replies in one write: the second answers nothing.
+            r = b"HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nstored"
+            self.wfile.write(r + r)
+        elif p == "/longer":
+            # A body longer than its Content-Length.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                             b"\r\nokHTTP/1.1 201 Created\r\n"
+                             b"Content-Length: 5\r\n\r\nstale")
         elif p == "/bad":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
                              b"Content-Length: 2\r\n\r\nx")
@@ -204,6 +214,16 @@ expect "a long body is cut where kept, a longer one refused" \
 "^status 200 sent 0 len 4096 cut 1 retry 0 body y+$
 ^error reply from 127.0.0.1: body over 1048576 bytes$" \
     "$("$C" -c "$CA" "$U" /cut /big)"
+
+# Bytes past a reply's end: the connection is not reused, lest they
+# be taken for the next request's answer (shipd would delete a batch
+# the server refused).
+expect "a second reply, or a body past its length: the next on a new connection" \
+"^status 201 sent 0 len 6 cut 0 retry 0 body stored$
+^status 200 sent 0 len 5 cut 0 retry 0 body got 0$
+^status 200 sent 0 len 2 cut 0 retry 0 body ok$
+^status 200 sent 0 len 5 cut 0 retry 0 body got 0$" \
+    "$("$C" -c "$CA" "$U" /twice /len /longer /len)"
 
 expect "a malformed reply is refused, with why" \
 "^error reply Content-Length invalid or given twice$" \

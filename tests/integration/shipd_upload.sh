@@ -7,6 +7,8 @@
 #      nothing lost, nothing twice, nothing deleted while it was away.
 #   3. The whole server killed with SIGKILL mid-upload 20 times: same.
 #   4. shipd runs as vbs, no capabilities, no_new_privs, seccomp.
+#   5. A server that answers one PUT twice: the spare answer is not
+#      taken for the next PUT's, so no batch is deleted on a 503.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/shipd_fixture.inc"
@@ -179,6 +181,83 @@ spool_empty() { [ "$(spool_left)" = 0 ]; }
 wait_for 20 spool_empty
 equal "nothing left waiting in the spool" "$(spool_left)" 0
 fx_shipd_stop
+
+# -- 5., 6.: a Python server on loopback that does one thing wrong, in
+# place of ingestd; it logs each PUT's path to $T/odd-puts.
+cat >"$T/odd.py" <<'EOF'
+import http.server, os, ssl, sys
+
+crt, key, portfile, log, mode = sys.argv[1:6]
+puts = 0
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_PUT(self):
+        global puts
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        puts += 1
+        with open(log, "a") as f:
+            f.write("PUT %s\n" % self.path)
+        if mode == "twice" and puts == 1:
+            # Two answers in one write: the second answers nothing.
+            r = b"HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nstored"
+            self.wfile.write(r + r)
+        else:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(crt, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+with open(portfile + ".tmp", "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+EOF
+# odd_start MODE: the server (ODD_PID), and URL set to it for shipd.
+odd_start() {
+	rm -f "$T/odd.port" "$T/odd-puts"
+	python3 "$T/odd.py" "$T/tls/server.crt" "$T/tls/server.key" \
+	    "$T/odd.port" "$T/odd-puts" "$1" 2>>"$T/odd.log" &
+	ODD_PID=$!
+	wait_for 10 test -s "$T/odd.port" || return 1
+	URL=https://127.0.0.1:$(cat "$T/odd.port")
+}
+odd_stop() { kill "$ODD_PID" 2>/dev/null; wait "$ODD_PID" 2>/dev/null; }
+puts_seen() { [ "$(grep -c '^PUT' "$T/odd-puts" 2>/dev/null)" -ge "$1" ]; }
+# odd_outbox DIR ID...: batches of junk (the server does not look at
+# them), oldest first by name.
+odd_outbox() {
+	_d=$1; shift
+	mkdir -p "$_d"
+	for _i in "$@"; do
+		head -c 3000 /dev/urandom >"$_d/$_i.sqlite"
+		touch -d @1700000000 "$_d/$_i.sqlite"
+	done
+}
+outbox_ids() { ls "$1" | sed -n 's/\.sqlite$//p' | tr '\n' ' '; }
+printf 'client_id = odd\nsecret = %064d\n' 0 >"$T/odd.cred"
+chmod 600 "$T/odd.cred"
+URL_SERVE=$URL
+
+# -- 5. two answers to one PUT, then 503 to every PUT: a1 goes, b2 and
+# c3 stay.  A spare answer taken for b2's would delete b2.
+odd_start twice || not_ok "the odd server starts"
+OB=$T/outbox-odd
+odd_outbox "$OB" a1 b2 c3
+fx_shipd_start odd "$OB"
+wait_for 15 puts_seen 3
+fx_shipd_stop
+odd_stop
+equal "a spare answer is not taken for the next PUT's: b2 kept on its 503" \
+    "$(outbox_ids "$OB")" "b2 c3 "
+URL=$URL_SERVE
 check "shipd was never killed by its sandbox" \
     sh -c "! grep -q -i 'bad system call' '$T'/shipd-*.log"
 fx_shipd_stop
