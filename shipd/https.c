@@ -17,7 +17,8 @@
  * Time: connecting may take CONNECT_S; after that, any wait of more
  * than the caller's timeout fails the request, and the whole request
  * may last CONNECT_S + timeout + one second per KB of body (libcurl's
- * low-speed limit, which shipd used, was 1 KB/s over 60 s).
+ * low-speed limit, which shipd used, was 1 KB/s over 60 s).  A caller
+ * may also end every wait at once with a flag (https_set_stop()).
  */
 
 #include <sys/socket.h>
@@ -59,6 +60,7 @@ struct https {
 	int		 timeout;	/* s, any one wait */
 	int64_t		 deadline;	/* ms, this request's */
 	int		 got;		/* reply bytes came on this connection */
+	volatile sig_atomic_t *stop;	/* the caller's: set, give up */
 	char		*pins;		/* "sha256//B64;..." or NULL */
 	char		*base;		/* path of the URL, no trailing / */
 	char		 host[256];	/* no brackets */
@@ -98,9 +100,32 @@ tls_why(struct https *h, const char *what, int e)
 	ERR_clear_error();
 }
 
-/* Wait for what the last SSL call wants; -1 when it failed instead. */
+/* When a wait that starts now must be over. */
+static int64_t
+wait_end(const struct https *h)
+{
+	int64_t	 end = now_ms() + (int64_t)h->timeout * 1000;
+
+	return end < h->deadline ? end : h->deadline;
+}
+
+/*
+ * The caller wants every wait to end now.  A signal that comes between
+ * this test and poll() is seen when that wait ends, not before.
+ */
 static int
-tls_wait(struct https *h, int ret, const char *what)
+stopping(const struct https *h)
+{
+	return h->stop != NULL && *h->stop != 0;
+}
+
+/*
+ * Wait for what the last SSL call wants, until the time until (ms) at
+ * the latest; -1 when the call failed instead, the time ran out or the
+ * caller is stopping.
+ */
+static int
+tls_wait(struct https *h, int ret, const char *what, int64_t until)
 {
 	struct pollfd	 pfd;
 	int64_t		 left;
@@ -120,17 +145,20 @@ tls_wait(struct https *h, int ret, const char *what)
 	}
 	pfd.fd = h->fd;
 	for (;;) {
-		left = h->deadline - now_ms();
-		if (left > (int64_t)h->timeout * 1000)
-			left = (int64_t)h->timeout * 1000;
-		if (left <= 0) {
+		if (stopping(h)) {
+			snprintf(h->why, sizeof(h->why), "%s %s: given up, "
+			    "stopping", what, h->host);
+			return -1;
+		}
+		if ((left = until - now_ms()) <= 0 ||
+		    (n = poll(&pfd, 1, (int)left)) == 0) {
 			snprintf(h->why, sizeof(h->why), "%s %s: timed out",
 			    what, h->host);
 			return -1;
 		}
-		if ((n = poll(&pfd, 1, (int)left)) > 0)
+		if (n > 0)
 			return 0;
-		if (n == -1 && errno != EINTR) {
+		if (errno != EINTR) {
 			tls_why(h, what, errno);
 			return -1;
 		}
@@ -149,7 +177,7 @@ tls_write(struct https *h, const void *p, size_t len)
 		if (n > 0) {
 			s += n;
 			len -= (size_t)n;
-		} else if (tls_wait(h, n, "send to") == -1)
+		} else if (tls_wait(h, n, "send to", wait_end(h)) == -1)
 			return -1;
 	}
 	return 0;
@@ -177,7 +205,7 @@ tls_fill(struct https *h)
 		}
 		if (SSL_get_error(h->ssl, n) == SSL_ERROR_ZERO_RETURN)
 			return 0;
-		if (tls_wait(h, n, "receive from") == -1)
+		if (tls_wait(h, n, "receive from", wait_end(h)) == -1)
 			return -1;
 	}
 }
@@ -263,10 +291,13 @@ conn_open(struct https *h)
 			pfd.events = POLLOUT;
 			do {
 				left = until - now_ms();
-				r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+				r = left > 0 && !stopping(h) ?
+				    poll(&pfd, 1, (int)left) : 0;
 			} while (r == -1 && errno == EINTR);
 			sl = sizeof(e);
-			if (r == 0)
+			if (stopping(h))
+				e = EINTR;
+			else if (r == 0)
 				e = ETIMEDOUT;
 			else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR,
 			    &e, &sl) == -1)
@@ -276,6 +307,8 @@ conn_open(struct https *h)
 		}
 		close(fd);
 		fd = -1;
+		if (stopping(h))
+			break;
 	}
 	freeaddrinfo(res);
 	if (fd == -1) {
@@ -299,11 +332,7 @@ conn_open(struct https *h)
 		goto tls;
 	ERR_clear_error();
 	while ((r = SSL_connect(h->ssl)) != 1) {
-		left = h->deadline;
-		h->deadline = until;
-		r = tls_wait(h, r, "TLS with");
-		h->deadline = left;
-		if (r == -1) {
+		if (tls_wait(h, r, "TLS with", until) == -1) {
 			conn_close(h);
 			return -1;
 		}
@@ -731,6 +760,16 @@ https_new(const char *url, const char *ca_file, const char *pin,
 fail:
 	https_free(h);
 	return NULL;
+}
+
+/*
+ * Once *stop is non-zero, any wait gives up and fails its request: the
+ * caller's signal handler sets it to abandon a request under way.
+ */
+void
+https_set_stop(struct https *h, volatile sig_atomic_t *stop)
+{
+	h->stop = stop;
 }
 
 void

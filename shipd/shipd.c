@@ -53,14 +53,20 @@ static const char *const shipd_syscalls[] = {
 };
 
 static volatile sig_atomic_t	 got_stop;
+static volatile sig_atomic_t	 give_up;	/* the upload under way */
 static int			 sigpipe_w = -1;
 
+/*
+ * The first signal lets the upload under way finish and asks for one
+ * last pass; a second skips the pass and gives that upload up.
+ */
 static void
 on_signal(int sig)
 {
 	int	 save = errno;
 
-	got_stop++;
+	if (++got_stop > 1)
+		give_up = 1;
 	(void)sig;
 	if (sigpipe_w != -1)
 		(void)write(sigpipe_w, "x", 1);
@@ -371,6 +377,7 @@ main(int argc, char *argv[])
 		if ((s.up = upload_new(c, &cred, errbuf, sizeof(errbuf))) ==
 		    NULL)
 			errx(EXIT_CONFIG, "%s", errbuf);
+		upload_set_stop(s.up, &give_up);
 		explicit_bzero(&cred, sizeof(cred));
 	}
 	if ((w = watch_open(c->outbox)) == NULL)

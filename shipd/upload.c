@@ -163,6 +163,16 @@ fail:
 	return NULL;
 }
 
+/*
+ * Once *stop is set, the upload under way gives up at once: shipd sets
+ * it on a second SIGTERM.
+ */
+void
+upload_set_stop(struct uploader *u, volatile sig_atomic_t *stop)
+{
+	https_set_stop(u->https, stop);
+}
+
 void
 upload_free(struct uploader *u)
 {

@@ -4,9 +4,9 @@
 # against a Python TLS server on loopback that answers in the ways a
 # server may: a length, chunks, a body up to the close, a kept
 # connection the server drops, a refusal before the body of an
-# Expect: 100-continue, a reply too long or malformed or with bytes
-# past its end.  And who it trusts: the CA and the host name, the pin,
-# both, or neither.
+# Expect: 100-continue, no answer at all, a reply too long or
+# malformed or with bytes past its end.  And who it trusts: the CA and
+# the host name, the pin, both, or neither.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/lib_tls.sh"
@@ -113,6 +113,10 @@ class H(http.server.BaseHTTPRequestHandler):
             self.reply(200, b"x" * (2 * 1024 * 1024))
         elif p == "/cut":
             self.reply(200, b"y" * 5000)
+        elif p == "/silent":
+            # Never answers: waits for the client to go.
+            self.rfile.read(1)
+            self.close_connection = True
         elif p == "/twice":
             # Two replies in one write: the second answers nothing.
             r = b"HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nstored"
@@ -224,6 +228,17 @@ expect "a second reply, or a body past its length: the next on a new connection"
 ^status 200 sent 0 len 2 cut 0 retry 0 body ok$
 ^status 200 sent 0 len 5 cut 0 retry 0 body got 0$" \
     "$("$C" -c "$CA" "$U" /twice /len /longer /len)"
+
+# Any one wait longer than the timeout fails the request, long before
+# the request's deadline (30 s to connect, plus the timeout).
+t0=$(date +%s)
+out=$(timeout 15 "$C" -t 2 -c "$CA" "$U" /silent)
+t=$(( $(date +%s) - t0 ))
+expect "a server that never answers: timed out" \
+"^error receive from 127.0.0.1: timed out$" "$out"
+check "https client: a server that never answers: given up after the 2 s timeout" \
+    test "$t" -le 5
+diag "given up after $t s"
 
 expect "a malformed reply is refused, with why" \
 "^error reply Content-Length invalid or given twice$" \

@@ -9,6 +9,7 @@
 #   4. shipd runs as vbs, no capabilities, no_new_privs, seccomp.
 #   5. A server that answers one PUT twice: the spare answer is not
 #      taken for the next PUT's, so no batch is deleted on a 503.
+#   6. A server that never answers: a second SIGTERM ends the wait.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/shipd_fixture.inc"
@@ -202,7 +203,11 @@ class H(http.server.BaseHTTPRequestHandler):
         puts += 1
         with open(log, "a") as f:
             f.write("PUT %s\n" % self.path)
-        if mode == "twice" and puts == 1:
+        if mode == "silent":
+            # Never answers: waits for the client to go.
+            self.rfile.read(1)
+            self.close_connection = True
+        elif mode == "twice" and puts == 1:
             # Two answers in one write: the second answers nothing.
             r = b"HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nstored"
             self.wfile.write(r + r)
@@ -257,6 +262,33 @@ fx_shipd_stop
 odd_stop
 equal "a spare answer is not taken for the next PUT's: b2 kept on its 503" \
     "$(outbox_ids "$OB")" "b2 c3 "
+
+# -- 6. a server that never answers: a first SIGTERM lets the upload
+# under way go on, a second gives it up at once, not after the 60 s
+# that a silent server is allowed.
+# gone PID: exited (a zombie, not yet waited for, counts).
+gone() { [ ! -d "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+running() { ! gone "$1"; }
+odd_start silent || not_ok "the odd server starts"
+OB=$T/outbox-silent
+odd_outbox "$OB" d4
+fx_shipd_start odd "$OB"
+wait_for 15 puts_seen 1
+sleep 0.5
+kill -TERM "$SHIPD_PID"
+sleep 1
+check "a server that never answers: a first SIGTERM lets the upload go on" \
+    running "$SHIPD_PID"
+t0=$(date +%s)
+kill -TERM "$SHIPD_PID"
+wait_for 5 gone "$SHIPD_PID"
+check "a server that never answers: a second SIGTERM gives the upload up" \
+    gone "$SHIPD_PID"
+diag "shipd gone $(( $(date +%s) - t0 )) s after the second SIGTERM"
+kill -9 "$SHIPD_PID" 2>/dev/null
+fx_shipd_stop
+odd_stop
+equal "a server that never answers: the batch kept" "$(outbox_ids "$OB")" "d4 "
 URL=$URL_SERVE
 check "shipd was never killed by its sandbox" \
     sh -c "! grep -q -i 'bad system call' '$T'/shipd-*.log"

@@ -4,7 +4,10 @@
  * one client, then each request of the command line in turn on it, so
  * that kept connections are reused as shipd reuses them.
  *
- * usage: https_client [-c ca_file] [-p pin] URL [METHOD:]PATH[:BYTES] ...
+ * usage: https_client [-c ca_file] [-p pin] [-t timeout] URL
+ *     [METHOD:]PATH[:BYTES] ...
+ *
+ * timeout: s, the longest any one wait may last (10 by default).
  *
  * Prints one line per request: "status S sent N len L cut C retry R
  * body TEXT" (TEXT: the body's printable start) or "error TEXT".
@@ -26,9 +29,9 @@ main(int argc, char *argv[])
 	char			 err[1024], spec[512], *path, *p, text[61];
 	size_t			 n, i, t;
 	char			*body;
-	int			 ch;
+	int			 ch, timeout = 10;
 
-	while ((ch = getopt(argc, argv, "c:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:p:t:")) != -1) {
 		switch (ch) {
 		case 'c':
 			ca = optarg;
@@ -36,14 +39,18 @@ main(int argc, char *argv[])
 		case 'p':
 			pin = optarg;
 			break;
+		case 't':
+			if ((timeout = atoi(optarg)) <= 0)
+				goto usage;
+			break;
 		default:
 			goto usage;
 		}
 	}
 	if (argc - optind < 2)
 		goto usage;
-	if ((h = https_new(argv[optind], ca, pin, "https_client", 10, err,
-	    sizeof(err))) == NULL) {
+	if ((h = https_new(argv[optind], ca, pin, "https_client", timeout,
+	    err, sizeof(err))) == NULL) {
 		printf("error %s\n", err);
 		return 1;
 	}
@@ -82,7 +89,7 @@ main(int argc, char *argv[])
 	https_free(h);
 	return 0;
 usage:
-	fprintf(stderr, "usage: https_client [-c ca_file] [-p pin] URL "
-	    "[METHOD:]PATH[:BYTES] ...\n");
+	fprintf(stderr, "usage: https_client [-c ca_file] [-p pin] "
+	    "[-t timeout] URL [METHOD:]PATH[:BYTES] ...\n");
 	return 2;
 }
