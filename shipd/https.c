@@ -60,6 +60,7 @@ struct https {
 	int		 timeout;	/* s, any one wait */
 	int64_t		 deadline;	/* ms, this request's */
 	int		 got;		/* reply bytes came on this connection */
+	int		 timedout;	/* the last failed wait ran out */
 	volatile sig_atomic_t *stop;	/* the caller's: set, give up */
 	char		*pins;		/* "sha256//B64;..." or NULL */
 	char		*base;		/* path of the URL, no trailing / */
@@ -121,8 +122,8 @@ stopping(const struct https *h)
 
 /*
  * Wait for what the last SSL call wants, until the time until (ms) at
- * the latest; -1 when the call failed instead, the time ran out or the
- * caller is stopping.
+ * the latest; -1 when the call failed instead, the time ran out
+ * (h->timedout) or the caller is stopping.
  */
 static int
 tls_wait(struct https *h, int ret, const char *what, int64_t until)
@@ -154,6 +155,7 @@ tls_wait(struct https *h, int ret, const char *what, int64_t until)
 		    (n = poll(&pfd, 1, (int)left)) == 0) {
 			snprintf(h->why, sizeof(h->why), "%s %s: timed out",
 			    what, h->host);
+			h->timedout = 1;
 			return -1;
 		}
 		if (n > 0)
@@ -410,6 +412,29 @@ read_head(struct https *h, struct https_head *hd)
 	}
 }
 
+/*
+ * The head a server sends before the body of an Expect: 100-continue
+ * request, if a whole one comes within EXPECT_WAIT_MS: 1 when it did,
+ * 0 when it did not (the body is to be sent), -1 on failure.  Whatever
+ * came of a head stays in rbuf for the next read_head().
+ */
+static int
+read_early_head(struct https *h, struct https_head *hd)
+{
+	int64_t	 deadline = h->deadline, until = now_ms() + EXPECT_WAIT_MS;
+	int	 rc;
+
+	if (until < deadline)
+		h->deadline = until;
+	h->timedout = 0;
+	rc = read_head(h, hd);
+	h->deadline = deadline;
+	if (rc == 0)
+		return 1;
+	/* Out of the short wait's time, not of the request's. */
+	return h->timedout && now_ms() < deadline ? 0 : -1;
+}
+
 /* n bytes of body (all that comes if n is -1); -1 on failure. */
 static int
 read_body(struct https *h, struct https_reply *r, long long n,
@@ -525,7 +550,6 @@ exchange(struct https *h, const char *method, const char *path,
     int *keep)
 {
 	struct https_head hd;
-	struct pollfd	 pfd;
 	char		*head;
 	size_t		 hlen, total = 0;
 	int		 expect = len > EXPECT_MIN, send_body = 1, n, rc;
@@ -547,17 +571,17 @@ exchange(struct https *h, const char *method, const char *path,
 	free(head);
 	if (rc == -1)
 		return -1;
+	/*
+	 * A refusal (credentials, a known batch) costs no body.  The wait
+	 * for it is bounded as a whole, not only until something comes:
+	 * that may be no head at all (a TLS 1.3 session ticket) from a
+	 * server that will not send 100 Continue.
+	 */
 	if (expect) {
-		/* A refusal (credentials, a known batch) costs no body. */
-		pfd.fd = h->fd;
-		pfd.events = POLLIN;
-		if (SSL_pending(h->ssl) > 0 ||
-		    poll(&pfd, 1, EXPECT_WAIT_MS) > 0) {
-			if (read_head(h, &hd) == -1)
-				return -1;
-			if (hd.status >= 200)
-				send_body = 0;
-		}
+		if ((n = read_early_head(h, &hd)) == -1)
+			return -1;
+		if (n == 1 && hd.status >= 200)
+			send_body = 0;
 	}
 	if (send_body && len > 0) {
 		if (tls_write(h, body, len) == -1)

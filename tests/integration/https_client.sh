@@ -64,6 +64,16 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"nope!")
             self.close_connection = True
             return False
+        if self.path == "/toolarge":
+            # The same, keeping the connection.
+            self.send_response_only(413)
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"too large")
+            return False
+        if self.path == "/nocontinue":
+            # No 100 Continue: the body is read all the same.
+            return True
         return super().handle_expect_100()
 
     def reply(self, code, body, *hdrs):
@@ -85,7 +95,7 @@ class H(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(n)
         p = self.path
-        if p == "/len":
+        if p == "/len" or p == "/nocontinue":
             self.reply(200, b"got %d" % len(data))
         elif p == "/conns":
             self.reply(200, b"%d" % conns)
@@ -213,6 +223,21 @@ expect "Expect: 100-continue: a refusal before the body, then the body sent" \
 "^status 401 sent 0 len 5 cut 0 retry 0 body nope!$
 ^status 200 sent 2000000 len 11 cut 0 retry 0 body got 2000000$" \
     "$("$C" -c "$CA" "$U" PUT:/refuse:2000000 PUT:/len:2000000)"
+expect "Expect: 100-continue: a refusal that keeps the connection, then a new one" \
+"^status 413 sent 0 len 9 cut 0 retry 0 body too large$
+^status 200 sent 0 len 5 cut 0 retry 0 body got 0$" \
+    "$("$C" -c "$CA" "$U" PUT:/toolarge:2000000 /len)"
+
+# A server that sends no 100 Continue gets the body after the 1 s wait
+# for it, even though TLS 1.3 session tickets came within that wait.
+t0=$(date +%s)
+out=$(timeout 15 "$C" -t 10 -c "$CA" "$U" PUT:/nocontinue:2000000)
+t=$(( $(date +%s) - t0 ))
+expect "Expect: 100-continue: no 100 from the server, the body sent all the same" \
+"^status 200 sent 2000000 len 11 cut 0 retry 0 body got 2000000$" "$out"
+check "https client: no 100 from the server: the body sent after the 1 s wait, not the timeout" \
+    test "$t" -le 5
+diag "answered after $t s"
 
 expect "a long body is cut where kept, a longer one refused" \
 "^status 200 sent 0 len 4096 cut 1 retry 0 body y+$
