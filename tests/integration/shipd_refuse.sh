@@ -21,24 +21,10 @@ fx_serve_start
 fx_enroll a || { not_ok "enrol a"; exit 1; }
 fx_enroll b || { not_ok "enrol b"; exit 1; }
 fx_enroll r || { not_ok "enrol r"; exit 1; }
-secret() { sed -n 's/^secret = //p' "$T/$1.cred"; }
 fx_batches "$T/ba" "$CID_a" 3 30 300 1 || { not_ok "batches"; exit 1; }
 fx_batches "$T/bb" "$CID_b" 1 10 100 2 || { not_ok "batches"; exit 1; }
 set -- "$T"/ba/*.sqlite
 A1=$1 A2=$2 A3=$3
-id_of() { _b=${1##*/}; echo "${_b%.sqlite}"; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-# put [curl options...] -- ID FILE [HASH]: the HTTP status of a PUT.
-put() {
-	_o=
-	while [ "$1" != -- ]; do _o="$_o $1"; shift; done
-	shift
-	curl -s -o "$T/body" -w '%{http_code}' --cacert "$T/tls/ca.crt" \
-	    -X PUT -H "X-VBS-SHA256: ${3:-$(sha "$2")}" \
-	    -H 'Content-Type: application/vnd.sqlite3' \
-	    --data-binary "@$2" $_o "$URL/v1/batches/$1"
-}
 stored() {
 	ls "$T/spool/incoming" "$T/spool/claim" "$T/spool/done" 2>/dev/null |
 	    grep -v -e '^/' -e '^$' | grep -c .
