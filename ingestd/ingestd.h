@@ -119,6 +119,7 @@ enum load_result {
 };
 
 /* validate.c */
+sqlite3	*batch_open(const char *, int, char *, size_t);
 int	 validate_batch(struct batch *, const char *, const char *, uint64_t,
 	    char *, size_t);
 void	 batch_close(struct batch *);

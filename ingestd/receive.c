@@ -23,7 +23,8 @@
  * spool/incoming as CLIENT.ID, the directory fsynced, and 201 sent.
  * A connection that does not send its headers within `timeout`, or
  * whose body then averages less than `min_rate`, is closed by a
- * watchdog thread; an idle one by libmicrohttpd.
+ * watchdog thread; an idle one by libmicrohttpd.  An upload's meta is
+ * given META_SECONDS, so that every request is answered.
  *
  * Trusts vbs.conf, the certificate and key, the spool and MySQL.
  */
@@ -72,6 +73,7 @@
 #define CONN_PER_IP	64
 #define ZBUF		(64 * 1024)
 #define MSG_MAX		512
+#define META_SECONDS	2		/* to read an upload's meta */
 /* Their MHD_ names changed across libmicrohttpd versions. */
 #define HTTP_TOO_LARGE		413
 #define HTTP_UNPROCESSABLE	422
@@ -579,34 +581,40 @@ put_data(struct rcv *r, struct req *q, const char *data, size_t n)
 /*
  * The stored file must be a batch with this id, of this client or of
  * none (flowd not told its id: the uploader names it).  The loader
- * validates all of it later; this is what decides the answer.
+ * validates all of it later; this is what decides the answer.  The file
+ * is opened as the loader opens it, and meta must be a table: nothing
+ * of the file's own SQL runs, and no query runs past META_SECONDS.
  */
 static unsigned int
 put_meta(struct rcv *r, struct req *q)
 {
 	sqlite3		*db = NULL;
 	sqlite3_stmt	*st = NULL;
-	char		 uri[PATH_MAX + 64], path[PATH_MAX];
+	char		 path[PATH_MAX];
 	const unsigned char *k, *v;
-	int		 have_id = 0;
+	int		 have_id = 0, rc;
 	unsigned int	 status = HTTP_UNPROCESSABLE;
 
 	if (snprintf(path, sizeof(path), "%s/tmp/%s", r->o->spool,
 	    q->tmpname) >= (int)sizeof(path))
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;
-	snprintf(uri, sizeof(uri), "file:%s?immutable=1", path);
+	if ((db = batch_open(path, META_SECONDS, q->why, sizeof(q->why))) ==
+	    NULL)
+		return status;
 	snprintf(q->why, sizeof(q->why), "not a VBS batch");
-	/* As the loader does: defensive, no trusted schema. */
-	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-	    NULL) != SQLITE_OK ||
-	    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key IN "
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'meta' AND sql LIKE 'CREATE TABLE %'",
+	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	if (sqlite3_column_int(st, 0) != 1) {
+		snprintf(q->why, sizeof(q->why), "meta is not a table");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key IN "
 	    "('batch_id', 'client_id')", -1, &st, NULL) != SQLITE_OK)
 		goto out;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		k = sqlite3_column_text(st, 0);
 		v = sqlite3_column_text(st, 1);
 		if (k == NULL || v == NULL)
@@ -626,7 +634,10 @@ put_meta(struct rcv *r, struct req *q)
 			goto out;
 		}
 	}
-	if (have_id)
+	if (rc != SQLITE_DONE)
+		snprintf(q->why, sizeof(q->why), "meta unreadable: %s",
+		    sqlite3_errmsg(db));
+	else if (have_id)
 		status = 0;
 	else
 		snprintf(q->why, sizeof(q->why), "meta has no batch_id");

@@ -1,0 +1,65 @@
+#!/bin/sh
+# tests/integration/ingestd_receive.sh: the receiver bounds what a
+# client can cost it.  A batch whose meta is a view that never ends, or
+# one that makes a 300 MB value, is refused at once and small, and
+# `ingestd serve` still stops on SIGTERM.  Real TLS on loopback with a
+# test CA.
+
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/integration/shipd_fixture.inc"
+
+need_root "ingestd receive"
+mariadb_available || { skip "ingestd receive" "no mariadbd"; exit 0; }
+tls_available || { skip "ingestd receive" "no openssl"; exit 0; }
+[ -x "$BIN/shipd" ] || { not_ok "shipd built"; exit 1; }
+ensure_users || { not_ok "users"; exit 1; }
+fx_setup "max_batch = 64k" "timeout = 10s" "rate_per_client = 0"
+fx_serve_start
+fx_enroll a || { not_ok "enrol a"; exit 1; }
+fx_batches "$T/ba" "$CID_a" 2 20 200 1 || { not_ok "batches"; exit 1; }
+set -- "$T"/ba/*.sqlite
+A1=$1 A2=$2
+AUTH="$CID_a:$(secret a)"
+
+# -- a batch whose meta runs SQL of its own
+# hostile FILE SQL: a batch file whose meta is the view SQL.
+hostile() {
+	python3 - "$1" "$2" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE VIEW meta(key, value) AS " + sys.argv[2])
+db.commit()
+db.close()
+EOF
+}
+# hwm: the largest peak resident size (kB) of the processes of serve.
+hwm() {
+	for _p in $(ps -o pid= -s "$SERVE_PID"); do
+		awk '/^VmHWM:/ { print $2 }' "/proc/$_p/status"
+	done 2>/dev/null | sort -n | tail -1
+}
+hostile "$T/forever.sqlite" "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL
+    SELECT n + 1 FROM r) SELECT 'batch_id', n FROM r WHERE n = 0"
+hostile "$T/huge.sqlite" "SELECT 'batch_id', hex(zeroblob(150000000))"
+diag "hostile batches of $(stat -c %s "$T/forever.sqlite") and" \
+    "$(stat -c %s "$T/huge.sqlite") bytes"
+t0=$(date +%s)
+equal "meta a view that never ends: 422" \
+    "$(put --max-time 15 -u "$AUTH" -- forever "$T/forever.sqlite")" 422
+check "  at once (in under 5 s)" [ $(( $(date +%s) - t0 )) -lt 5 ]
+check "  as meta is not a table" grep -q 'meta is not a table' "$T/body"
+equal "meta a view of a 300 MB value: 422" \
+    "$(put --max-time 15 -u "$AUTH" -- huge "$T/huge.sqlite")" 422
+m=$(hwm)
+diag "largest peak resident size of serve's processes: $m kB"
+check "  no process of serve grew past 100 MB" [ "${m:-0}" -lt 102400 ]
+equal "  no partial file left" "$(ls "$T/spool/tmp" | grep -c '\.part$')" 0
+
+# -- serve stops on SIGTERM, no thread held by what came before
+t0=$(date +%s)
+fx_serve_stop
+t=$(( $(date +%s) - t0 ))
+diag "ingestd serve stopped $t s after SIGTERM"
+check "ingestd serve stops on SIGTERM within 10 s" [ $t -lt 10 ]
+fx_sanitizer_check
+exit 0
