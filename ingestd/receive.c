@@ -11,20 +11,22 @@
  *   POST /v1/enroll	Authorization: Bearer TOKEN; answers the new
  *			client's id and secret as JSON
  *
- * Everything a client sends is hostile.  Before any body byte is
- * accepted the receiver checks, in order: the credentials (401, or 403
- * when revoked), the batch id (400), the hash header (400), the
+ * Everything a client sends is hostile.  A request with
+ * Transfer-Encoding is refused (411) whatever it asks.  Before any body
+ * byte is accepted the receiver checks, in order: the credentials (401,
+ * or 403 when revoked), the batch id (400), the hash header (400), the
  * encoding (415), the length against max_batch (411, 413), the
  * client's rate (429) and whether the batch is known already (200, the
- * body is never read).  The body is then hashed and written to a
- * temporary file in spool/tmp; only when it is whole, its hash matches
- * (422), it is a batch whose meta names this id and this client or no
- * client (422, 403), and it is fsynced, is it renamed into
- * spool/incoming as CLIENT.ID, the directory fsynced, and 201 sent.
- * A connection that does not send its headers within `timeout`, or
- * whose body then averages less than `min_rate`, is closed by a
- * watchdog thread; an idle one by libmicrohttpd.  An upload's meta is
- * given META_SECONDS, so that every request is answered.
+ * body is never read).  The body, never more than its length, is then
+ * hashed and written to a temporary file in spool/tmp; only when it is
+ * whole, its hash matches (422), it is a batch whose meta names this id
+ * and this client or no client (422, 403), and it is fsynced, is it
+ * renamed into spool/incoming as CLIENT.ID, the directory fsynced, and
+ * 201 sent.  A connection that does not send its headers within
+ * `timeout`, or whose body then averages less than `min_rate`, is
+ * closed by a watchdog thread; an idle one by libmicrohttpd.  An
+ * upload's meta is given META_SECONDS, so that every request is
+ * answered.
  *
  * Trusts vbs.conf, the certificate and key, the spool and MySQL.
  */
@@ -122,6 +124,8 @@ struct req {
 	EVP_MD_CTX	*md;
 	ZSTD_DStream	*zd;
 	size_t		 zlast;		/* last ZSTD_decompressStream() hint */
+	uint64_t	 length;	/* Content-Length, checked */
+	uint64_t	 received;	/* body bytes, as sent */
 	uint64_t	 bytes;		/* batch bytes written */
 	int		 status;	/* an error found in the body, or 0 */
 	char		 why[MSG_MAX];
@@ -468,6 +472,7 @@ put_begin(struct rcv *r, struct MHD_Connection *c, const char *id,
 		    HTTP_TOO_LARGE : MHD_HTTP_BAD_REQUEST, why);
 		goto done;
 	}
+	q->length = len;
 	if (rate_take(r, q->client) == -1) {
 		snprintf(why, sizeof(why), "more than %ld uploads a minute",
 		    r->rate);
@@ -744,6 +749,15 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	if (q == NULL) {
+		/*
+		 * libmicrohttpd reads a chunked body to its end whatever
+		 * Content-Length says: only a body it cuts at that length
+		 * is bounded by the checks below.
+		 */
+		if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+			return refuse(r, c, "", MHD_HTTP_LENGTH_REQUIRED,
+			    "Content-Length required, not Transfer-Encoding");
 		if (strcmp(url, "/v1/enroll") == 0) {
 			if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 				return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -773,9 +787,17 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (*size > 0) {
-		/* An enrolment's body means nothing: it is dropped. */
-		if (q->kind == REQ_PUT)
+		/*
+		 * An enrolment's body means nothing: it is dropped.  A PUT's
+		 * is read to its checked length even once refused, so that
+		 * the client hears why; never beyond it.
+		 */
+		if (q->kind == REQ_PUT) {
+			if (*size > q->length - q->received)
+				return MHD_NO;
+			q->received += *size;
 			put_data(r, q, data, *size);
+		}
 		*size = 0;
 		return MHD_YES;
 	}

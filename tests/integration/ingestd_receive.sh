@@ -1,9 +1,9 @@
 #!/bin/sh
 # tests/integration/ingestd_receive.sh: the receiver bounds what a
 # client can cost it.  A batch whose meta is a view that never ends, or
-# one that makes a 300 MB value, is refused at once and small, and
-# `ingestd serve` still stops on SIGTERM.  Real TLS on loopback with a
-# test CA.
+# one that makes a 300 MB value, is refused at once and small; a body
+# sent chunked is refused before it is read; `ingestd serve` still
+# stops on SIGTERM.  Real TLS on loopback with a test CA.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/shipd_fixture.inc"
@@ -20,6 +20,50 @@ fx_batches "$T/ba" "$CID_a" 2 20 200 1 || { not_ok "batches"; exit 1; }
 set -- "$T"/ba/*.sqlite
 A1=$1 A2=$2
 AUTH="$CID_a:$(secret a)"
+
+# -- a body sent chunked, with a Content-Length that passes the checks
+cat >"$T/chunky.py" <<'EOF'
+import base64, select, socket, ssl, sys, time
+port, ca, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                    server_hostname="localhost")
+s.sendall(("PUT /v1/batches/chunky HTTP/1.1\r\nHost: localhost\r\n"
+           "Authorization: Basic %s\r\nX-VBS-SHA256: %s\r\n"
+           "Content-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n" %
+           (base64.b64encode(user.encode()).decode(), "0" * 64)).encode())
+s.settimeout(0.2)
+
+
+def answer():
+    try:
+        return s.recv(4096)
+    except (socket.timeout, ssl.SSLWantReadError):
+        return b""
+
+
+# An answer before any body, within 2 s; else a body for 3 s more.
+chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+sent, t0, reply = 0, time.time(), b""
+try:
+    while not reply and time.time() - t0 < 2:
+        reply = answer()
+    while not reply and time.time() - t0 < 5:
+        try:
+            s.sendall(chunk)
+            sent += len(chunk)
+        except socket.timeout:
+            pass
+        if select.select([s], [], [], 0)[0]:
+            reply = answer()
+except (OSError, ssl.SSLError):
+    pass
+print(reply.split(b" ")[1].decode() if reply.startswith(b"HTTP/1.1 ")
+      else "none", sent)
+EOF
+r=$(timeout 20 python3 "$T/chunky.py" "$PORT" "$T/tls/ca.crt" "$AUTH")
+diag "Content-Length: 100, Transfer-Encoding: chunked: $r (status, bytes sent)"
+equal "Transfer-Encoding: refused (411) before any body" "$r" "411 0"
 
 # -- a batch whose meta runs SQL of its own
 # hostile FILE SQL: a batch file whose meta is the view SQL.
