@@ -48,13 +48,19 @@ db_latest_version(void)
  * that does not fit is an error, never a silent truncation), in UTC,
  * READ COMMITTED (no gap locks between loaders of different batches),
  * with LOAD DATA LOCAL allowed for our own in-memory rows only (the
- * infile handler in load.c never opens a file).
+ * infile handler in load.c never opens a file).  With a timeout (in
+ * seconds), connecting and every read and write of the session fail
+ * after it, so that a MySQL that stops answering holds up no one for
+ * longer (the receiver's short questions).  Without (0), connecting
+ * gives up after 30 s and the session waits as long as MySQL works on
+ * a statement (a loader's transaction of a large batch).
  */
 MYSQL *
-db_connect(const char *optfile, char *err, size_t errlen)
+db_connect(const char *optfile, unsigned int timeout, char *err,
+    size_t errlen)
 {
 	MYSQL		*my;
-	unsigned int	 timeout = 30;
+	unsigned int	 connect_timeout = timeout > 0 ? timeout : 30;
 	my_bool		 on = 1;
 
 	if (access(optfile, R_OK) == -1) {
@@ -68,7 +74,11 @@ db_connect(const char *optfile, char *err, size_t errlen)
 	mysql_options(my, MYSQL_READ_DEFAULT_FILE, optfile);
 	mysql_options(my, MYSQL_READ_DEFAULT_GROUP, "ingestd");
 	mysql_options(my, MYSQL_OPT_LOCAL_INFILE, &on);
-	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+	if (timeout > 0) {
+		mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &timeout);
+		mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	}
 	mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (mysql_real_connect(my, NULL, NULL, NULL, NULL, 0, NULL, 0) ==
 	    NULL) {

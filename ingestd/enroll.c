@@ -168,7 +168,7 @@ admin_connect(const char *optfile)
 	MYSQL	*my;
 	char	 err[512];
 
-	if ((my = db_connect(optfile, err, sizeof(err))) == NULL ||
+	if ((my = db_connect(optfile, 0, err, sizeof(err))) == NULL ||
 	    db_check_version(my, 0, err, sizeof(err)) == -1) {
 		fprintf(stderr, "ingestd: %s\n", err);
 		if (my != NULL)

@@ -106,7 +106,7 @@ connect_checked(const struct opts *o, int migrate, char *err, size_t errlen)
 {
 	MYSQL	*my;
 
-	if ((my = db_connect(o->optfile, err, errlen)) == NULL)
+	if ((my = db_connect(o->optfile, 0, err, errlen)) == NULL)
 		return NULL;
 	if (db_check_version(my, migrate, err, errlen) == -1) {
 		mysql_close(my);
@@ -480,7 +480,7 @@ cmd_migrate(const struct opts *o)
 	MYSQL	*my;
 	char	 err[REASON_MAX];
 
-	if ((my = db_connect(o->optfile, err, sizeof(err))) == NULL) {
+	if ((my = db_connect(o->optfile, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "ingestd: %s\n", err);
 		return EXIT_SYSTEM;
 	}

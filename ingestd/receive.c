@@ -24,9 +24,9 @@
  * renamed into spool/incoming as CLIENT.ID, the directory fsynced, and
  * 201 sent.  A connection that does not send its headers within
  * `timeout`, or whose body then averages less than `min_rate`, is
- * closed by a watchdog thread; an idle one by libmicrohttpd.  An
- * upload's meta is given META_SECONDS, so that every request is
- * answered.
+ * closed by a watchdog thread; an idle one by libmicrohttpd.  MySQL
+ * and the batch file are given a few seconds each (DB_SECONDS,
+ * META_SECONDS), so that every request is answered.
  *
  * Trusts vbs.conf, the certificate and key, the spool and MySQL.
  */
@@ -76,6 +76,7 @@
 #define ZBUF		(64 * 1024)
 #define MSG_MAX		512
 #define META_SECONDS	2		/* to read an upload's meta */
+#define DB_SECONDS	3		/* to wait for MySQL, each time */
 /* Their MHD_ names changed across libmicrohttpd versions. */
 #define HTTP_TOO_LARGE		413
 #define HTTP_UNPROCESSABLE	422
@@ -206,19 +207,33 @@ refuse(struct rcv *r, struct MHD_Connection *c, const char *client,
 	return reply(c, status, "%s", why);
 }
 
-/* The shared MySQL session of the receiver's threads, made on demand. */
+/*
+ * The shared MySQL session of the receiver's threads, made on demand;
+ * NULL (answer 503) when MySQL cannot be asked now.  A MySQL that stops
+ * answering holds a thread at most DB_SECONDS in each read, write or
+ * connection, and the threads queued behind it as long for the lock:
+ * every request gets an answer, none piles up.
+ */
 static MYSQL *
 db_get(struct rcv *r)
 {
-	char	 err[512];
+	struct timespec	 ts;
+	char		 err[512];
+	int		 e;
 
-	pthread_mutex_lock(&r->dblock);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += DB_SECONDS;
+	if ((e = pthread_mutex_timedlock(&r->dblock, &ts)) != 0) {
+		log_warnx("receiver: MySQL busy for %d s: %s", DB_SECONDS,
+		    strerror(e));
+		return NULL;
+	}
 	if (r->my != NULL && mysql_ping(r->my) != 0) {
 		mysql_close(r->my);
 		r->my = NULL;
 	}
-	if (r->my == NULL &&
-	    (r->my = db_connect(r->o->optfile, err, sizeof(err))) == NULL)
+	if (r->my == NULL && (r->my = db_connect(r->o->optfile, DB_SECONDS,
+	    err, sizeof(err))) == NULL)
 		log_warnx("receiver: %s", err);
 	if (r->my == NULL)
 		pthread_mutex_unlock(&r->dblock);

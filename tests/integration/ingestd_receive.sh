@@ -1,9 +1,11 @@
 #!/bin/sh
 # tests/integration/ingestd_receive.sh: the receiver bounds what a
-# client can cost it.  A batch whose meta is a view that never ends, or
-# one that makes a 300 MB value, is refused at once and small; a body
-# sent chunked is refused before it is read; `ingestd serve` still
-# stops on SIGTERM.  Real TLS on loopback with a test CA.
+# client or a stopped MySQL can cost it.  A batch whose meta is a view
+# that never ends, or one that makes a 300 MB value, is refused at once
+# and small; a body sent chunked is refused before it is read; with
+# MySQL stopped (SIGSTOP) every request is answered 503 in a few
+# seconds, and uploads go on when it is back; `ingestd serve` stops on
+# SIGTERM.  Real TLS on loopback with a test CA.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/shipd_fixture.inc"
@@ -13,6 +15,8 @@ mariadb_available || { skip "ingestd receive" "no mariadbd"; exit 0; }
 tls_available || { skip "ingestd receive" "no openssl"; exit 0; }
 [ -x "$BIN/shipd" ] || { not_ok "shipd built"; exit 1; }
 ensure_users || { not_ok "users"; exit 1; }
+# timeout: longer than a request may wait for a stopped MySQL, so that
+# the watchdog does not close it first.
 fx_setup "max_batch = 64k" "timeout = 10s" "rate_per_client = 0"
 fx_serve_start
 fx_enroll a || { not_ok "enrol a"; exit 1; }
@@ -98,6 +102,45 @@ m=$(hwm)
 diag "largest peak resident size of serve's processes: $m kB"
 check "  no process of serve grew past 100 MB" [ "${m:-0}" -lt 102400 ]
 equal "  no partial file left" "$(ls "$T/spool/tmp" | grep -c '\.part$')" 0
+
+# -- MySQL stopped: every request answered 503, with Retry-After, soon
+equal "a batch (MySQL up): 201" "$(put -u "$AUTH" -- "$(id_of "$A1")" "$A1")" 201
+# req N ARGS...: in the background (its pid added to REQS), "STATUS
+# SECONDS RETRY-AFTER" in $T/reqN.
+req() {
+	_n=$1; shift
+	(
+		_t0=$(date +%s)
+		_c=$(curl -s -o /dev/null -D "$T/hdr$_n" -w '%{http_code}' \
+		    --max-time 15 --cacert "$T/tls/ca.crt" "$@")
+		_ra=$(tr -d '\r' <"$T/hdr$_n" | sed -n 's/^[Rr]etry-[Aa]fter: //p')
+		echo "$_c $(( $(date +%s) - _t0 )) ${_ra:--}" >"$T/req$_n"
+	) &
+	REQS="$REQS $!"
+}
+REQS=
+trap 'kill -CONT "$MDB_PID" 2>/dev/null; fx_cleanup' EXIT
+kill -STOP "$MDB_PID"
+req 1 -X PUT -u "$CID_a:wrong" -H "X-VBS-SHA256: $(sha "$A2")" \
+    --data-binary "@$A2" "$URL/v1/batches/$(id_of "$A2")"
+req 2 -X PUT -u "$CID_a:wrong" -H "X-VBS-SHA256: $(sha "$A2")" \
+    --data-binary "@$A2" "$URL/v1/batches/$(id_of "$A2")"
+req 3 -X PUT -u "$AUTH" -H "X-VBS-SHA256: $(sha "$A2")" \
+    --data-binary "@$A2" "$URL/v1/batches/$(id_of "$A2")"
+req 4 -X POST -H "Authorization: Bearer nosuchtoken" "$URL/v1/enroll"
+wait $REQS
+kill -CONT "$MDB_PID"
+trap fx_cleanup EXIT
+for n in 1 2 3 4; do
+	r=$(cat "$T/req$n")
+	diag "request $n with MySQL stopped: $r (status, seconds, Retry-After)"
+	case $r in
+	"503 "[0-9]" 30") ok "request $n with MySQL stopped: 503 in under 10 s" ;;
+	*) not_ok "request $n with MySQL stopped: 503 in under 10 s" ;;
+	esac
+done
+equal "MySQL back: a batch is 201" \
+    "$(put --max-time 15 -u "$AUTH" -- "$(id_of "$A2")" "$A2")" 201
 
 # -- serve stops on SIGTERM, no thread held by what came before
 t0=$(date +%s)
