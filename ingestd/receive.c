@@ -133,7 +133,36 @@ struct req {
 	struct conn_watch *cw;
 };
 
-/* Answer with a short text; 401 names the scheme. */
+/*
+ * Answer with a line of text: 401 names the scheme, 405 the one method
+ * allowed (allow, else NULL), 429 and 503 when to try again.
+ */
+static enum MHD_Result
+answer(struct MHD_Connection *c, unsigned int status, const char *allow,
+    char *msg)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result	 ret;
+
+	resp = MHD_create_response_from_buffer(strlen(msg), msg,
+	    MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "text/plain");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, "WWW-Authenticate",
+		    "Basic realm=\"vbs\"");
+	if (allow != NULL)
+		MHD_add_response_header(resp, "Allow", allow);
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS ||
+	    status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(resp, "Retry-After",
+		    status == MHD_HTTP_SERVICE_UNAVAILABLE ? "30" : "60");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -141,8 +170,6 @@ reply(struct MHD_Connection *c, unsigned int status, const char *fmt, ...)
 static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned int status, const char *fmt, ...)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result	 ret;
 	char		 msg[MSG_MAX];
 	va_list		 ap;
 	int		 n;
@@ -156,21 +183,17 @@ reply(struct MHD_Connection *c, unsigned int status, const char *fmt, ...)
 		n = (int)sizeof(msg) - 2;
 	msg[n++] = '\n';
 	msg[n] = '\0';
-	resp = MHD_create_response_from_buffer((size_t)n, msg,
-	    MHD_RESPMEM_MUST_COPY);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", "text/plain");
-	if (status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(resp, "WWW-Authenticate",
-		    "Basic realm=\"vbs\"");
-	if (status == MHD_HTTP_TOO_MANY_REQUESTS ||
-	    status == MHD_HTTP_SERVICE_UNAVAILABLE)
-		MHD_add_response_header(resp, "Retry-After",
-		    status == MHD_HTTP_SERVICE_UNAVAILABLE ? "30" : "60");
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return answer(c, status, NULL, msg);
+}
+
+/* 405, with the Allow header that RFC 9110 asks for. */
+static enum MHD_Result
+not_allowed(struct MHD_Connection *c, const char *method)
+{
+	char	 msg[64];
+
+	snprintf(msg, sizeof(msg), "%s only\n", method);
+	return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, method, msg);
 }
 
 static const char *
@@ -775,8 +798,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			    "Content-Length required, not Transfer-Encoding");
 		if (strcmp(url, "/v1/enroll") == 0) {
 			if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-				return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-				    "POST only");
+				return not_allowed(c, MHD_HTTP_METHOD_POST);
 			if ((q = calloc(1, sizeof(*q))) == NULL)
 				return MHD_NO;
 			q->fd = -1;
@@ -787,8 +809,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if ((id = http_batch_path(url, "/v1/batches/")) == NULL)
 			return reply(c, MHD_HTTP_NOT_FOUND, "no such resource");
 		if (strcmp(method, MHD_HTTP_METHOD_PUT) != 0)
-			return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-			    "PUT only");
+			return not_allowed(c, MHD_HTTP_METHOD_PUT);
 		if ((q = put_begin(r, c, id, &ret)) == NULL)
 			return ret;
 		q->cw = conn_of(c);

@@ -4,8 +4,9 @@
 # that never ends, or one that makes a 300 MB value, is refused at once
 # and small; a body sent chunked is refused before it is read; with
 # MySQL stopped (SIGSTOP) every request is answered 503 in a few
-# seconds, and uploads go on when it is back; `ingestd serve` stops on
-# SIGTERM.  Real TLS on loopback with a test CA.
+# seconds, and uploads go on when it is back; a 405 names the method
+# allowed; `ingestd serve` stops on SIGTERM.  Real TLS on loopback with
+# a test CA.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/shipd_fixture.inc"
@@ -24,6 +25,14 @@ fx_batches "$T/ba" "$CID_a" 2 20 200 1 || { not_ok "batches"; exit 1; }
 set -- "$T"/ba/*.sqlite
 A1=$1 A2=$2
 AUTH="$CID_a:$(secret a)"
+
+# -- 405 names the method allowed (RFC 9110)
+allow() {
+	curl -s -o /dev/null -D - --cacert "$T/tls/ca.crt" -X "$1" \
+	    "$URL$2" | tr -d '\r' | sed -n 's/^[Aa]llow: //p'
+}
+equal "GET of a batch: 405, Allow: PUT" "$(allow GET /v1/batches/x)" PUT
+equal "GET of enrolment: 405, Allow: POST" "$(allow GET /v1/enroll)" POST
 
 # -- a body sent chunked, with a Content-Length that passes the checks
 cat >"$T/chunky.py" <<'EOF'
