@@ -149,6 +149,7 @@ int	 spool_finish(struct spool *, const char *, int);
 int	 spool_quarantine(struct spool *, const char *, const char *);
 int	 spool_release(struct spool *, const char *);
 int	 spool_claimed(int, const char *);
+int	 spool_quarantine_holds(int, const char *);
 int	 spool_client_of(const char *, char *, size_t);
 uint64_t spool_quarantined(const struct spool *);
 

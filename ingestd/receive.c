@@ -17,16 +17,17 @@
  * or 403 when revoked), the batch id (400), the hash header (400), the
  * encoding (415), the length against max_batch (411, 413), the
  * client's rate (429) and whether the batch is known already (200, the
- * body is never read).  The body, never more than its length, is then
- * hashed and written to a temporary file in spool/tmp; only when it is
- * whole, its hash matches (422), it is a batch whose meta names this id
- * and this client or no client (422, 403), and it is fsynced, is it
- * renamed into spool/incoming as CLIENT.ID, the directory fsynced, and
- * 201 sent.  A connection that does not send its headers within
- * `timeout`, or whose body then averages less than `min_rate`, is
- * closed by a watchdog thread; an idle one by libmicrohttpd.  MySQL
- * and the batch file are given a few seconds each (DB_SECONDS,
- * META_SECONDS), so that every request is answered.
+ * body is never read) or was refused by a loader (422).  The body, never
+ * more than its length, is then hashed and written to a temporary file
+ * in spool/tmp; only when it is whole, its hash matches (422), it is a
+ * batch whose meta names this id and this client or no client (422,
+ * 403), and it is fsynced, is it renamed into spool/incoming as
+ * CLIENT.ID, the directory fsynced, and 201 sent.  A connection that
+ * does not send its headers within `timeout`, or whose body then
+ * averages less than `min_rate`, is closed by a watchdog thread; an
+ * idle one by libmicrohttpd.  MySQL and the batch file are given a few
+ * seconds each (DB_SECONDS, META_SECONDS), so that every request is
+ * answered.
  *
  * Trusts vbs.conf, the certificate and key, the spool and MySQL.
  */
@@ -99,7 +100,7 @@ struct rate_slot {
 
 struct rcv {
 	const struct receive_opts *o;
-	int		 tmpfd, incfd, donefd, claimfd; /* spool directories */
+	int		 tmpfd, incfd, donefd, claimfd, quarfd; /* spool */
 	long		 rate;		/* per client per minute; 0 none */
 	uint64_t	 timeout_us;
 	uint64_t	 min_rate;	/* bytes per second */
@@ -320,7 +321,10 @@ out:
 	return ret;
 }
 
-/* CLIENT.ID waiting, claimed, kept or loaded?  1 yes, 0 no, -1 ?. */
+/*
+ * CLIENT.ID waiting, claimed, kept or loaded?  1 yes; 2 no, refused by
+ * a loader (quarantined); 0 neither; -1 ?.
+ */
 static int
 known_batch(struct rcv *r, const char *client, const char *id)
 {
@@ -352,6 +356,9 @@ known_batch(struct rcv *r, const char *client, const char *id)
 	found = mysql_fetch_row(res) != NULL;
 	mysql_free_result(res);
 	db_put(r);
+	if (!found && r->quarfd != -1 &&
+	    spool_quarantine_holds(r->quarfd, name))
+		return 2;
 	return found;
 }
 
@@ -526,7 +533,11 @@ put_begin(struct rcv *r, struct MHD_Connection *c, const char *id,
 			log_debug("batch %s.%s: already here", q->client,
 			    q->id);
 			*ret = reply(c, MHD_HTTP_OK, "already stored");
-		} else
+		} else if (k == 2)
+			/* Each copy would be refused and kept again. */
+			*ret = refuse(r, c, q->client, HTTP_UNPROCESSABLE,
+			    "batch refused by the server's checks before");
+		else
 			*ret = refuse(r, c, q->client,
 			    MHD_HTTP_SERVICE_UNAVAILABLE, "database away");
 		goto done;
@@ -1078,6 +1089,7 @@ receive_run(const struct receive_opts *o)
 	}
 	r.donefd = spool_dir(o->spool, "done");
 	r.claimfd = spool_dir(o->spool, "claim");
+	r.quarfd = spool_dir(o->spool, "quarantine");
 	if ((r.rates = calloc(RATE_SLOTS, sizeof(*r.rates))) == NULL)
 		fatal("calloc");
 	pthread_mutex_init(&r.lock, NULL);

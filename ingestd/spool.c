@@ -43,6 +43,8 @@ struct spool {
 	uint64_t	 quarantined;
 };
 
+#define QUARANTINE_COPIES	1000	/* of one name: NAME, NAME.1 ... */
+
 static const char *const subdirs[] = {
 	"tmp", "incoming", "claim", "quarantine", "done"
 };
@@ -190,6 +192,40 @@ spool_claimed(int dirfd, const char *name)
 }
 
 /*
+ * Does quarantine/, open as dirfd, hold NAME: the file, a copy that
+ * spool_quarantine named NAME.N, or the reason of either?  The
+ * receiver asks, to refuse again at once what the loader refused.
+ */
+int
+spool_quarantine_holds(int dirfd, const char *name)
+{
+	DIR		*d;
+	struct dirent	*de;
+	const char	*p;
+	size_t		 n = strlen(name);
+	int		 fd, found = 0;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (!found && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, name, n) != 0)
+			continue;
+		p = de->d_name + n;
+		if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				;
+		found = *p == '\0' || strcmp(p, ".reason") == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
  * Claim the next waiting file: rename it into claim/ under a name that
  * only this process uses.  1 with its path and spool name, 0 when
  * nothing waits, -1 on a system error.
@@ -257,7 +293,10 @@ spool_finish(struct spool *sp, const char *claimed, int keep)
 /*
  * A refused file goes to quarantine/ with NAME.reason beside it (one
  * line: the reason).  The reason is written first, by rename, so a file
- * in quarantine always has one.  A name already there gets a suffix.
+ * in quarantine always has one.  A name already there gets a suffix,
+ * NAME.1 to NAME.999; when all are taken the file stays claimed (until
+ * its claim is stale, then it is tried again) rather than replace an
+ * earlier copy and its reason: -1 with EEXIST.
  */
 int
 spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
@@ -271,7 +310,7 @@ spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
 		const char *b = strrchr(claimed, '/');
 		snprintf(name, sizeof(name), "%s", b != NULL ? b + 1 : claimed);
 	}
-	for (i = 0; i < 1000; i++) {
+	for (i = 0; i < QUARANTINE_COPIES; i++) {
 		if (i == 0)
 			snprintf(to, sizeof(to), "%s/quarantine/%s", sp->dir,
 			    name);
@@ -281,6 +320,12 @@ spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
 		snprintf(rs, sizeof(rs), "%s.reason", to);
 		if (access(to, F_OK) == -1 && access(rs, F_OK) == -1)
 			break;
+	}
+	if (i == QUARANTINE_COPIES) {
+		log_warnx("%s: not quarantined: %d copies are there already; "
+		    "left in claim/", name, i);
+		errno = EEXIST;
+		return -1;
 	}
 	snprintf(tmp, sizeof(tmp), "%s/tmp/.reason.%s.%ld", sp->dir,
 	    sp->host, (long)sp->pid);

@@ -5,8 +5,9 @@
 # changes nothing; the packets view reads back every packet of the
 # batches as they hold it (also rel_us too long for a chunk's 31 bits);
 # corrupt batches quarantined from the spool with the right reason and
-# nothing of them in MySQL; the documented least-privilege account is
-# enough to load, and a researcher's SELECT enough to read.
+# nothing of them in MySQL, never over an earlier copy; the documented
+# least-privilege account is enough to load, and a researcher's SELECT
+# enough to read.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/lib_mariadb.sh"
@@ -181,6 +182,22 @@ done
 equal "nothing of them in MySQL" "$(sum_all)" "$before"
 equal "no carol batch in the ledger" \
     "$(q "SELECT COUNT(*) FROM batches JOIN clients USING (client_id) WHERE client_name='carol'")" 0
+
+# -- a name quarantined 1000 times (NAME, NAME.1 ... NAME.999): another
+# copy stays claimed, it replaces none of them
+for i in "" $(seq 1 999); do
+	echo "copy $i" >"$S/quarantine/carol.full${i:+.$i}"
+	echo "reason $i" >"$S/quarantine/carol.full${i:+.$i}.reason"
+done
+$MK corrupt meta "$good" "$S/incoming/carol.full"
+$ING -d -s "$S" -w 1 -x serve >"$T/full.log" 2>&1
+equal "a name quarantined 1000 times: no reason replaced" \
+    "$(cat "$S/quarantine/carol.full.999.reason")" "reason 999"
+check "  no copy replaced" grep -qx "copy 999" "$S/quarantine/carol.full.999"
+equal "  none added" "$(ls "$S/quarantine" | grep -c '^carol\.full')" 2000
+equal "  the file stays claimed" "$(ls "$S/claim" | grep -c '^carol\.full~')" 1
+check "  and the log says so" grep -q 'carol.full: not quarantined' "$T/full.log"
+rm -f "$S"/quarantine/carol.full* "$S"/claim/carol.full~*
 
 # -- the least-privilege account of ingestd.8 loads (and migrate needs more)
 mdb "CREATE USER ingest@localhost IDENTIFIED BY 'pw';

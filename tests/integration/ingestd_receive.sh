@@ -5,8 +5,9 @@
 # and small; a body sent chunked is refused before it is read; with
 # MySQL stopped (SIGSTOP) every request is answered 503 in a few
 # seconds, and uploads go on when it is back; a 405 names the method
-# allowed; `ingestd serve` stops on SIGTERM.  Real TLS on loopback with
-# a test CA.
+# allowed; a batch the loader quarantined is refused (422) when sent
+# again, and shipd sets it aside; `ingestd serve` stops on SIGTERM.
+# Real TLS on loopback with a test CA.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/shipd_fixture.inc"
@@ -150,6 +151,35 @@ for n in 1 2 3 4; do
 done
 equal "MySQL back: a batch is 201" \
     "$(put --max-time 15 -u "$AUTH" -- "$(id_of "$A2")" "$A2")" 201
+
+# -- a batch the loader refuses is refused again at once, and kept once
+python3 "$TOP/tests/integration/ingestd_mkbatch.py" corrupt schema "$A1" \
+    "$T/refused-1.sqlite"
+python3 - "$T/refused-1.sqlite" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE meta SET value = 'refused-1' WHERE key = 'batch_id'")
+db.commit()
+EOF
+Q=$T/spool/quarantine/$CID_a.refused-1
+equal "a batch the loader will refuse: 201" \
+    "$(put -u "$AUTH" -- refused-1 "$T/refused-1.sqlite")" 201
+wait_for 20 test -f "$Q.reason"
+check "  quarantined" grep -q '^schema differs' "$Q.reason"
+equal "  sent again: 422" "$(put -u "$AUTH" -- refused-1 "$T/refused-1.sqlite")" 422
+diag "answer: $(cat "$T/body")"
+sleep 1
+equal "  kept once" "$(ls "$T/spool/quarantine" | grep -c "^$CID_a\.refused-1")" 2
+mv "$Q" "$Q.1"
+mv "$Q.reason" "$Q.1.reason"
+equal "  a copy of it kept as .1: 422" \
+    "$(put -u "$AUTH" -- refused-1 "$T/refused-1.sqlite")" 422
+OB=$T/outbox-a
+fx_shipd_start a "$OB"
+publish "$T/refused-1.sqlite" "$OB"
+wait_for 20 test -f "$OB/.rejected/refused-1.sqlite"
+check "  shipd sets it aside on 422" test -f "$OB/.rejected/refused-1.sqlite"
+fx_shipd_stop
 
 # -- serve stops on SIGTERM, no thread held by what came before
 t0=$(date +%s)
