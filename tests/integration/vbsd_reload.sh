@@ -57,19 +57,11 @@ ca_file = $t/tls/ca.crt
 credentials = $t/cred
 CONF
 CTL="$BIN/vbsctl -s $t/run/vbsd.sock"
+. "$TOP/tests/integration/vbsd_status.inc"
 
 ip netns exec "$NS" "$BIN/vbsd" -d -f "$t/vbs.conf" >"$t/vbsd.log" 2>&1 &
 vbsd=$!
 
-# pid_of STAGE: the pid vbsctl reports for a stage that is up, else "".
-pid_of() {
-	$CTL -j status 2>/dev/null | grep "\"stage\":\"$1\"" |
-	    grep '"state":"up"' | sed 's/.*"pid":\([0-9]*\).*/\1/'
-}
-restarts_of() {
-	$CTL -j status | grep "\"stage\":\"$1\"" |
-	    sed 's/.*"restarts":\([0-9]*\).*/\1/'
-}
 all_up() {
 	for _s in flowd sockd capd shipd; do
 		[ -n "$(pid_of $_s)" ] || return 1

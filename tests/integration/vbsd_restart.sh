@@ -64,15 +64,11 @@ ca_file = $t/tls/ca.crt
 credentials = $t/cred
 CONF
 CTL="$BIN/vbsctl -s $t/run/vbsd.sock"
+. "$TOP/tests/integration/vbsd_status.inc"
 
 ip netns exec "$A" "$BIN/vbsd" -d -f "$t/vbs.conf" >"$t/vbsd.log" 2>&1 &
 vbsd=$!
 
-# pid_of STAGE: the pid vbsctl reports for a stage that is up, else "".
-pid_of() {
-	$CTL -j status 2>/dev/null | grep "\"stage\":\"$1\"" |
-	    grep '"state":"up"' | sed 's/.*"pid":\([0-9]*\).*/\1/'
-}
 all_up() {
 	[ -n "$(pid_of flowd)" ] && [ -n "$(pid_of sockd)" ] &&
 	    [ -n "$(pid_of capd)" ] && [ -n "$(pid_of shipd)" ]
@@ -86,11 +82,6 @@ truthful() {
 	[ -n "$_p" ] && [ "$(cat /proc/"$_p"/comm 2>/dev/null)" = "$1" ]
 }
 
-# restarts_of STAGE: the deaths vbsd has tallied for the stage.
-restarts_of() {
-	$CTL -j status | grep "\"stage\":\"$1\"" |
-	    sed 's/.*"restarts":\([0-9]*\).*/\1/'
-}
 
 # stays_up STAGE PID RESTARTS: the stage is up as PID, and has not died
 # since vbsd's tally was RESTARTS.
@@ -144,7 +135,7 @@ sleep 1
 cycle flowd restart ${N:-10}
 cycle flowd kill ${N:-10}
 equal "restarts are tallied, asked-for restarts are not deaths" \
-    "$($CTL -j status | grep '"stage":"flowd"' | sed 's/.*"restarts":\([0-9]*\).*/\1/')" "${N:-10}"
+    "$(restarts_of flowd)" "${N:-10}"
 wait "$pg"
 sleep 1
 kill "$td"; wait "$td"

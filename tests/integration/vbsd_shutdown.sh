@@ -47,19 +47,11 @@ work_dir = $t/data/work
 privacy = clear
 CONF
 CTL="$BIN/vbsctl -s $t/run/vbsd.sock"
+. "$TOP/tests/integration/vbsd_status.inc"
 
 ip netns exec "$NS" "$BIN/vbsd" -d -f "$t/vbs.conf" >"$t/vbsd.log" 2>&1 &
 vbsd=$!
 
-# field STAGE KEY: a number from the stage's line of `vbsctl -j status`.
-field() {
-	$CTL -j status 2>/dev/null | grep "\"stage\":\"$1\"" |
-	    sed "s/.*\"$2\":\([0-9]*\).*/\1/"
-}
-state_of() {
-	$CTL -j status 2>/dev/null | grep "\"stage\":\"$1\"" |
-	    sed 's/.*"state":"\([a-z]*\)".*/\1/'
-}
 both_up() {
 	[ "$(state_of flowd)" = up ] && [ "$(state_of sockd)" = up ]
 }
@@ -70,8 +62,8 @@ ticks() {
 
 wait_for 20 both_up || { not_ok "vbsd starts flowd and sockd"; cat "$t/vbsd.log"; exit 1; }
 ok "vbsd starts flowd and sockd"
-sp=$(field sockd pid)
-fp=$(field flowd pid)
+sp=$(stage_num sockd pid)
+fp=$(stage_num flowd pid)
 
 kill -STOP "$sp"
 kill -9 "$fp"
