@@ -165,16 +165,15 @@ claimed_name(const char *claimed, char *name, size_t len)
 }
 
 /*
- * Is the spool file NAME claimed by a loader now, in the claim/ directory
- * open as dirfd?  The receiver asks: a loader holds a batch there,
- * neither waiting nor in MySQL yet, for as long as its load takes.
+ * Does the directory open as dirfd hold an entry that match() says is
+ * NAME's?  0 also when it cannot be read.
  */
-int
-spool_claimed(int dirfd, const char *name)
+static int
+dir_holds(int dirfd, int (*match)(const char *, const char *),
+    const char *name)
 {
 	DIR		*d;
 	struct dirent	*de;
-	char		 n[NAME_MAX + 1];
 	int		 fd, found = 0;
 
 	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
@@ -185,10 +184,45 @@ spool_claimed(int dirfd, const char *name)
 		return 0;
 	}
 	while (!found && (de = readdir(d)) != NULL)
-		found = claimed_name(de->d_name, n, sizeof(n)) == 0 &&
-		    strcmp(n, name) == 0;
+		found = match(de->d_name, name);
 	closedir(d);
 	return found;
+}
+
+/* A loader's claim of NAME (NAME~HOST~PID). */
+static int
+is_claim_of(const char *ent, const char *name)
+{
+	char	 n[NAME_MAX + 1];
+
+	return claimed_name(ent, n, sizeof(n)) == 0 && strcmp(n, name) == 0;
+}
+
+/* NAME kept in quarantine, a copy NAME.N, or the reason of either. */
+static int
+is_quarantine_of(const char *ent, const char *name)
+{
+	size_t		 n = strlen(name);
+	const char	*p;
+
+	if (strncmp(ent, name, n) != 0)
+		return 0;
+	p = ent + n;
+	if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	return *p == '\0' || strcmp(p, ".reason") == 0;
+}
+
+/*
+ * Is the spool file NAME claimed by a loader now, in the claim/ directory
+ * open as dirfd?  The receiver asks: a loader holds a batch there,
+ * neither waiting nor in MySQL yet, for as long as its load takes.
+ */
+int
+spool_claimed(int dirfd, const char *name)
+{
+	return dir_holds(dirfd, is_claim_of, name);
 }
 
 /*
@@ -199,30 +233,7 @@ spool_claimed(int dirfd, const char *name)
 int
 spool_quarantine_holds(int dirfd, const char *name)
 {
-	DIR		*d;
-	struct dirent	*de;
-	const char	*p;
-	size_t		 n = strlen(name);
-	int		 fd, found = 0;
-
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return 0;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while (!found && (de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, name, n) != 0)
-			continue;
-		p = de->d_name + n;
-		if (*p == '.' && p[1] >= '0' && p[1] <= '9')
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				;
-		found = *p == '\0' || strcmp(p, ".reason") == 0;
-	}
-	closedir(d);
-	return found;
+	return dir_holds(dirfd, is_quarantine_of, name);
 }
 
 /*
