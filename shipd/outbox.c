@@ -8,7 +8,7 @@
  * the server would refuse is set aside, never sent.
  *
  * With the stop policy the file .full exists in the outbox while it is
- * over its bound, for flowd to see.  Loss is counted in the file .lost
+ * over its bound, for the volunteer to see.  Loss is counted in the file .lost
  * in the outbox, two cumulative
  * counters ("lost_batches N", "lost_bytes N") replaced atomically, so
  * that flowd can copy them into the meta of its next batch without any
@@ -120,6 +120,7 @@ int
 outbox_open(struct outbox *ob, const char *dir, char *err, size_t errlen)
 {
 	memset(ob, 0, sizeof(*ob));
+	ob->full = -1;
 	ob->dir = dir;
 	ob->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ob->dirfd == -1) {
@@ -271,24 +272,25 @@ outbox_enforce(struct outbox *ob, const struct shipd_conf *c)
 	size_t		 i;
 	int		 changed = 0;
 
+	/* ob->full -1 (not known yet): a .full may be an earlier shipd's. */
 	if (ob->bytes <= c->limit) {
-		if (ob->full)
+		if (ob->full != 0)
 			(void)unlinkat(ob->dirfd, FULL_FILE, 0);
-		if (ob->full)
+		if (ob->full == 1)
 			log_info("outbox: below its bound again (%" PRIu64
 			    " of %" PRIu64 " bytes)", ob->bytes, c->limit);
 		ob->full = 0;
 		return;
 	}
-	if (!ob->full)
+	if (ob->full != 1) {
 		log_warnx("outbox: full (%" PRIu64 " of %" PRIu64 " bytes), "
 		    "policy %s", ob->bytes, c->limit,
 		    c->policy == FULL_STOP ? "stop: new batches are dropped" :
 		    "drop-oldest: old batches are dropped");
-	if (!ob->full && c->policy == FULL_STOP) {
-		i = (size_t)openat(ob->dirfd, FULL_FILE, O_WRONLY | O_CREAT |
-		    O_CLOEXEC, 0644);
-		if ((int)i != -1)
+		if (c->policy != FULL_STOP)
+			(void)unlinkat(ob->dirfd, FULL_FILE, 0);
+		else if ((int)(i = (size_t)openat(ob->dirfd, FULL_FILE,
+		    O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) != -1)
 			close((int)i);
 	}
 	ob->full = 1;

@@ -66,7 +66,8 @@ struct outbox {
 	uint64_t	 bytes;		/* waiting and rejected batches */
 	uint64_t	 lost_batches;	/* since the outbox was made */
 	uint64_t	 lost_bytes;
-	int		 full;		/* over the bound at the last scan */
+	int		 full;		/* over the bound at the last scan;
+					   -1 before the first */
 	uint8_t		*buf;		/* outbox_read's, kept between reads */
 	size_t		 bufcap;
 };

@@ -128,6 +128,12 @@ for pol in stop drop-oldest; do
 	grep -q "outbox: full.*policy $pol" "$T/full-$pol.log" &&
 	    ok "$pol: logged" || not_ok "$pol: logged"
 done
+# A later shipd that finds the outbox under its bound removes the .full
+# an earlier one left.
+rm -f "$T"/ob-stop/*.sqlite
+"$BIN/shipd" -d -1 -f "$T/full-stop.conf" >>"$T/full-stop.log" 2>&1
+check "stop: a later shipd under the bound removes .full" \
+    test ! -e "$T/ob-stop/.full"
 
 # -- configuration
 printf '[shipd]\nserver_url = http://127.0.0.1:%s\n' "$PORT" >"$T/http.conf"
