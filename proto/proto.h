@@ -322,6 +322,7 @@ int	 prefix_match(const struct local_net *, uint8_t, const uint8_t *);
 void	 host_facts(struct hello_rec *, const char *);
 void	 ready_notify(int);
 int	 hex_digit(int);
+uint64_t proc_stat(pid_t, char *, size_t, char *);
 
 /* batch.c: the SQLite batch schema (proto/batch.sql, compiled in) */
 #define BATCH_SCHEMA_VERSION	1

@@ -1,6 +1,7 @@
 /*
  * util.c: small helpers every process shares: clocks, addresses as text,
- * network prefixes, and the host facts that go into a hello.
+ * network prefixes, the host facts that go into a hello, and what
+ * /proc/PID/stat says of a process.
  */
 
 #include <sys/socket.h>
@@ -8,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+
+#include <fcntl.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +170,45 @@ hex_digit(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/*
+ * From /proc/PID/stat (Linux): the process's start time in clock ticks
+ * after boot (field 22) and, when asked, its name (field 2, which may
+ * hold spaces and parentheses: it ends at the last ')') and its state
+ * letter (field 3).  0 when it cannot be read.  A pid and its start
+ * time name one process for the life of the host; a pid alone may be a
+ * later process's.
+ */
+uint64_t
+proc_stat(pid_t pid, char *comm, size_t commlen, char *state)
+{
+	char	 path[32], buf[1024], *lp, *rp, *f;
+	ssize_t	 n;
+	int	 fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((lp = strchr(buf, '(')) == NULL ||
+	    (rp = strrchr(buf, ')')) == NULL || rp < lp || rp[1] == '\0')
+		return 0;
+	if (comm != NULL) {
+		n = rp - lp - 1;
+		if ((size_t)n >= commlen)
+			n = (ssize_t)commlen - 1;
+		memcpy(comm, lp + 1, (size_t)n);
+		comm[n] = '\0';
+	}
+	if (state != NULL)
+		*state = rp[2];
+	/* Fields 3 to 21, then the start time. */
+	for (f = rp + 1, i = 3; i < 22 && f != NULL; i++)
+		f = strchr(f + 1, ' ');
+	return f == NULL ? 0 : strtoull(f + 1, NULL, 10);
 }

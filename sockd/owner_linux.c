@@ -158,44 +158,6 @@ proc_list(int initial)
 }
 
 /*
- * A process's start time (field 22 of /proc/PID/stat, clock ticks after
- * boot) and, if comm is not NULL, its name (field 2, which may hold
- * spaces and parentheses: it ends at the last ')').  0 if unreadable.
- * A pid and its start time name one process for the life of the host;
- * a pid alone may be a later process's.
- */
-static uint64_t
-proc_stat(pid_t pid, char *comm, size_t commlen)
-{
-	char	 path[32], buf[1024], *lp, *rp, *f;
-	ssize_t	 n;
-	int	 fd, i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((lp = strchr(buf, '(')) == NULL ||
-	    (rp = strrchr(buf, ')')) == NULL || rp < lp)
-		return 0;
-	if (comm != NULL) {
-		n = rp - lp - 1;
-		if ((size_t)n >= commlen)
-			n = (ssize_t)commlen - 1;
-		memcpy(comm, lp + 1, (size_t)n);
-		comm[n] = '\0';
-	}
-	/* Fields 3 to 21, then the start time. */
-	for (f = rp + 1, i = 3; i < 22 && f != NULL; i++)
-		f = strchr(f + 1, ' ');
-	return f == NULL ? 0 : strtoull(f + 1, NULL, 10);
-}
-
-/*
  * Name, executable and start time: /proc/PID/stat and the
  * /proc/PID/exe link.
  */
@@ -209,7 +171,7 @@ proc_info(struct proc *p)
 	    mono_us() - p->info_us < INFO_TTL_US))
 		return;
 	p->comm[0] = '\0';
-	p->start = proc_stat(p->pid, p->comm, sizeof(p->comm));
+	p->start = proc_stat(p->pid, p->comm, sizeof(p->comm), NULL);
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
 	n = readlink(path, buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
@@ -273,7 +235,7 @@ proc_scan(struct proc *p, struct hmap *wanted)
 	 * not exec (before owner_gc() saw it gone) would keep the first
 	 * process's name and executable for good.
 	 */
-	if (added > 0 && (start = proc_stat(p->pid, NULL, 0)) != p->start) {
+	if (added > 0 && (start = proc_stat(p->pid, NULL, 0, NULL)) != p->start) {
 		p->info_ok = 0;
 		p->start = start;
 	}
