@@ -275,6 +275,22 @@ next:
 }
 
 /*
+ * Our claim of a file is gone: another host's loader took it back as
+ * stale while this one worked on it (only another host's can: see
+ * spool_recover).  The file is in incoming/ again; whoever loads it
+ * next finds it in the ledger, or loads it if this one gave it back.
+ * Anything else is the spool failing under us.
+ */
+static void
+claim_lost(const char *path)
+{
+	if (errno != ENOENT)
+		fatal("spool: %s", path);
+	log_warnx("%s: claim taken back by another host's loader while "
+	    "this one held it; the ledger keeps the batch once", path);
+}
+
+/*
  * One worker: claim, validate, load, then delete (or keep) or
  * quarantine, until told to stop (or, with -x, until the spool is
  * empty).  A MySQL failure gives the file back and waits, longer each
@@ -352,7 +368,7 @@ worker(const struct opts *o, int id)
 			log_debug("%s: %s", name, r == LOAD_OK ? "loaded" :
 			    "already loaded");
 			if (spool_finish(sp, path, o->keep) == -1)
-				fatal("spool: %s", path);
+				claim_lost(path);
 			backoff = 1;
 			break;
 		case LOAD_BAD:
@@ -361,7 +377,7 @@ worker(const struct opts *o, int id)
 		default:
 			log_warnx("%s: %s; given back", name, err);
 			if (spool_release(sp, path) == -1)
-				fatal("spool: give back %s", path);
+				claim_lost(path);
 			mysql_close(my);
 			my = NULL;
 			sleep((unsigned int)backoff);

@@ -9,6 +9,10 @@ ingestd_PKGS = libmariadb sqlite3 libmicrohttpd libcrypto libzstd
 ingestd_LIBS = -lpthread
 MANPAGES += ingestd/ingestd.8
 
+UNIT_TESTS += spool_test
+spool_test_SRCS = tests/unit/spool_test.c ingestd/spool.c
+spool_test_PKGS = libmariadb sqlite3
+
 INGESTD_SQL := $(sort $(wildcard ingestd/sql/[0-9][0-9][0-9]_*.sql))
 
 # Every migration, in order, as { version, name, text }: the SQL files

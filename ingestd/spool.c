@@ -14,9 +14,10 @@
  *   done/        loaded files, when they are kept (-k); else deleted
  *
  * A loader that dies leaves its claim behind.  Claims of a dead process
- * on this host go back to incoming/ at once; any claim older than the
- * stale limit goes back too, whoever holds it: loading twice is safe,
- * because MySQL's ledger makes the second load a no-op.
+ * on this host go back to incoming/ at once, and never those of a
+ * living one; another host's claim, whose process cannot be asked, goes
+ * back once older than the stale limit: loading twice is safe, because
+ * MySQL's ledger makes the second load a no-op.
  */
 
 #include <sys/types.h>
@@ -306,7 +307,7 @@ spool_finish(struct spool *sp, const char *claimed, int keep)
  * line: the reason).  The reason is written first, by rename, so a file
  * in quarantine always has one.  A name already there gets a suffix,
  * NAME.1 to NAME.999; when all are taken the file stays claimed (until
- * its claim is stale, then it is tried again) rather than replace an
+ * its claim goes back, then it is tried again) rather than replace an
  * earlier copy and its reason: -1 with EEXIST.
  */
 int
@@ -356,34 +357,55 @@ spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
 	return 0;
 }
 
-/*
- * Is this process of this host gone?  A zombie counts as gone: a killed
- * loader's workers may wait unreaped under an init that does not reap.
- */
-static int
-pid_gone(long pid)
+/* When the host booted, in seconds of the wall clock; 0 unknown. */
+static time_t
+boot_time(void)
 {
-	char	 path[64], buf[256], *p;
-	FILE	*fp;
-	size_t	 n;
+	char		 line[128];
+	FILE		*fp;
+	long long	 t = 0;
 
-	if (kill((pid_t)pid, 0) == -1)
-		return errno == ESRCH;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((fp = fopen(path, "r")) == NULL)
+	if ((fp = fopen("/proc/stat", "re")) == NULL)
 		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "btime %lld", &t) == 1)
+			break;
 	fclose(fp);
-	buf[n] = '\0';
-	/* "pid (comm) S ...": the state follows the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
-		return 0;
-	return p[2] == 'Z' || p[2] == 'X';
+	return (time_t)t;
 }
 
 /*
- * Give back claims whose loader is gone: a dead process of this host at
- * once, anyone's after stale seconds.  Returns how many went back.
+ * Is the loader that claimed a file at `since` (the claim's ctime) as
+ * process pid of this host gone?  A zombie counts as gone: a killed
+ * loader's workers may wait unreaped under an init that does not reap.
+ * So does a process that started after the claim: the pid is another's
+ * now.  A loader that lives keeps its claim however long its load takes.
+ */
+static int
+claimer_gone(long pid, time_t since)
+{
+	uint64_t	 start;
+	long		 hz;
+	time_t		 boot;
+	char		 state = 0;
+
+	if (kill((pid_t)pid, 0) == -1)
+		return errno == ESRCH;
+	if ((start = proc_stat((pid_t)pid, NULL, 0, &state)) == 0)
+		return 0;
+	if (state == 'Z' || state == 'X')
+		return 1;
+	if ((hz = sysconf(_SC_CLK_TCK)) <= 0 || (boot = boot_time()) == 0)
+		return 0;
+	/* A second's slack: both times are whole seconds of the clock. */
+	return boot + (time_t)(start / (uint64_t)hz) > since + 1;
+}
+
+/*
+ * Give back claims whose loader is gone: one of this host's at once
+ * when its process is gone, never while it lives; another host's,
+ * whose process cannot be asked, after stale seconds.  Returns how many
+ * went back.
  */
 int
 spool_recover(struct spool *sp, int stale)
@@ -413,13 +435,13 @@ spool_recover(struct spool *sp, int stale)
 		host[t2 - t1 - 1] = '\0';
 		pid = strtol(t2 + 1, NULL, 10);
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		give = 0;
-		if (strcmp(host, sp->host) == 0 && pid > 0 &&
-		    pid != (long)sp->pid && pid_gone(pid))
-			give = 1;
-		else if (stale > 0 && stat(path, &st) == 0 &&
-		    st.st_ctime + stale < time(NULL))
-			give = 1;
+		if (stat(path, &st) == -1)
+			continue;
+		if (strcmp(host, sp->host) == 0 && pid > 0)
+			give = pid != (long)sp->pid &&
+			    claimer_gone(pid, st.st_ctime);
+		else
+			give = stale > 0 && st.st_ctime + stale < time(NULL);
 		if (give && spool_release(sp, path) == 0) {
 			log_info("%s: claim of a gone loader given back",
 			    de->d_name);

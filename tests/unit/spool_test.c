@@ -1,0 +1,182 @@
+/*
+ * spool_test.c: unit tests of ingestd's spool (ingestd/spool.c): which
+ * claims spool_recover() gives back to incoming/.  A claim of this host
+ * goes back when its loader is gone (its pid free, or another process's
+ * that started after the claim), never while it lives, however long its
+ * load takes; another host's, whose loader cannot be asked, once it is
+ * older than the stale time.
+ */
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../ingestd/ingestd.h"
+
+static char	dir[64];
+static char	host[128];
+
+/* A claim of the file c.NAME by loader HOST~PID, made now. */
+static void
+claim(const char *name, const char *h, long pid)
+{
+	char	path[512];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s/claim/c.%s~%s~%ld", dir, name, h,
+	    pid);
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+}
+
+static int
+waiting(const char *name)
+{
+	char		path[512];
+	struct stat	st;
+
+	snprintf(path, sizeof(path), "%s/incoming/c.%s", dir, name);
+	return stat(path, &st) == 0;
+}
+
+/* The host name as spool_open() makes it for claims. */
+static void
+own_host(void)
+{
+	char	*c;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (c = host; *c != '\0'; c++)
+		if (*c == '~' || *c == '/')
+			*c = '_';
+}
+
+/*
+ * The claim "reused", of this host's pid ns_last_pid + 100: 0 unless
+ * root may hand out pids.
+ */
+static pid_t
+reuse_claim(void)
+{
+	FILE	*fp;
+	long	 last;
+
+	if (geteuid() != 0 ||
+	    (fp = fopen("/proc/sys/kernel/ns_last_pid", "r")) == NULL)
+		return 0;
+	if (fscanf(fp, "%ld", &last) != 1)
+		last = -1;
+	fclose(fp);
+	if (last < 0)
+		return 0;
+	claim("reused", host, last + 100);
+	return (pid_t)(last + 100);
+}
+
+/* A child that waits, with pid want if no other fork took it first. */
+static pid_t
+reuse_fork(pid_t want)
+{
+	FILE	*fp;
+	pid_t	 pid;
+
+	if ((fp = fopen("/proc/sys/kernel/ns_last_pid", "w")) == NULL)
+		return -1;
+	fprintf(fp, "%ld", (long)want - 1);
+	if (fclose(fp) != 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void
+test_recover(void **state)
+{
+	struct spool	*sp;
+	char		 err[256], cmd[128];
+	pid_t		 dead, want, other;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vbs-spool-test.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof(err)));
+	own_host();
+
+	/* A loader of this host that lives: the test's parent. */
+	claim("alive", host, (long)getppid());
+	/* One that is gone: a child reaped at once. */
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	waitpid(dead, NULL, 0);
+	claim("dead", host, (long)dead);
+	/* Another host's. */
+	claim("far", "otherhost", 1234);
+
+	/* Nothing is stale yet: only the gone loader's claim goes back. */
+	assert_int_equal(spool_recover(sp, 1), 1);
+	assert_true(waiting("dead"));
+	assert_false(waiting("alive"));
+	assert_false(waiting("far"));
+
+	/*
+	 * As root: a claim whose pid, once its loader is gone, a process
+	 * started seconds later has (ns_last_pid hands it out; 0 when
+	 * another fork on the host took it first).
+	 */
+	want = reuse_claim();
+
+	/*
+	 * Past the stale time: the other host's claim goes back too, and
+	 * the one whose pid is now another process's; the living one never.
+	 */
+	sleep(4);
+	if (want > 0 && (other = reuse_fork(want)) != want) {
+		print_message("pid %ld was taken first: reuse not tried\n",
+		    (long)want);
+		if (other > 0) {
+			kill(other, SIGKILL);
+			waitpid(other, NULL, 0);
+		}
+		other = -1;
+		want = 0;
+	}
+	assert_int_equal(spool_recover(sp, 1), want > 0 ? 2 : 1);
+	assert_true(waiting("far"));
+	assert_false(waiting("alive"));
+	if (want > 0) {
+		assert_true(waiting("reused"));
+		kill(other, SIGKILL);
+		waitpid(other, NULL, 0);
+	}
+
+	spool_free(sp);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_recover),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
