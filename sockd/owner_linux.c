@@ -223,8 +223,10 @@ proc_scan(struct proc *p, struct hmap *wanted)
 		if (old != 0 && old != (uint64_t)p->pid &&
 		    hmap_get(&procs, old) != NULL)
 			continue;
-		hmap_put(&inodes, ino, (void *)(uintptr_t)p->pid);
-		added++;
+		if (old != (uint64_t)p->pid) {
+			hmap_put(&inodes, ino, (void *)(uintptr_t)p->pid);
+			added++;
+		}
 		if (wanted != NULL && hmap_del(wanted, ino) != NULL)
 			found++;
 	}
@@ -233,9 +235,11 @@ proc_scan(struct proc *p, struct hmap *wanted)
 	 * Is this still the process whose name we hold?  Without fork and
 	 * exit events, a pid freed and taken again by a fork that does
 	 * not exec (before owner_gc() saw it gone) would keep the first
-	 * process's name and executable for good.
+	 * process's name and executable for good.  Asked only when the
+	 * scan found sockets new to this pid, which a newcomer's are.
 	 */
-	if (added > 0 && (start = proc_stat(p->pid, NULL, 0, NULL)) != p->start) {
+	if (added > 0 &&
+	    (start = proc_stat(p->pid, NULL, 0, NULL)) != p->start) {
 		p->info_ok = 0;
 		p->start = start;
 	}
