@@ -44,7 +44,9 @@ struct frag_ent {
 	uint64_t	ts_us;		/* 0: free */
 	uint32_t	id;
 	uint16_t	sport, dport;
-	uint8_t		ipver, proto;
+	uint8_t		ipver;
+	uint8_t		proto;		/* key: IPv6's fragment header's next */
+	uint8_t		l4proto;	/* the first fragment's transport */
 	uint8_t		src[16], dst[16];
 };
 

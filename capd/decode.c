@@ -138,14 +138,19 @@ frag_same(const struct frag_ent *a, const struct frag_ent *b)
 	    memcmp(a->dst, b->dst, 16) == 0;
 }
 
-/* The key of a fragment's datagram: addresses, protocol and id. */
+/*
+ * The key of a fragment's datagram: addresses, id and the protocol every
+ * fragment carries: IPv4's, or the next header of IPv6's fragment
+ * header, which names the first header of the fragmented part (an
+ * extension header may come before the transport's).
+ */
 static uint32_t
-frag_key(const struct pkt_rec *r, struct frag_ent *k)
+frag_key(const struct pkt_rec *r, uint8_t proto, struct frag_ent *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->id = r->fragid;
 	k->ipver = r->ipver;
-	k->proto = r->proto;
+	k->proto = proto;
 	memcpy(k->src, r->src, 16);
 	memcpy(k->dst, r->dst, 16);
 	return frag_hash(k);
@@ -156,13 +161,13 @@ frag_key(const struct pkt_rec *r, struct frag_ent *k)
  * stale or the oldest entry among FRAG_PROBE slots is replaced.
  */
 static void
-frag_remember(struct decoder *d, const struct pkt_rec *r)
+frag_remember(struct decoder *d, const struct pkt_rec *r, uint8_t proto)
 {
 	struct frag_ent k, *e, *victim = NULL;
 	uint32_t h;
 	int i;
 
-	h = frag_key(r, &k);
+	h = frag_key(r, proto, &k);
 	for (i = 0; i < FRAG_PROBE; i++) {
 		e = &d->frags[(h + i) % FRAG_SLOTS];
 		if (e->ts_us == 0 || frag_same(e, &k) ||
@@ -174,13 +179,17 @@ frag_remember(struct decoder *d, const struct pkt_rec *r)
 		if (victim == NULL || e->ts_us < victim->ts_us)
 			victim = e;
 	}
+	k.l4proto = r->proto;
 	k.sport = r->sport;
 	k.dport = r->dport;
 	k.ts_us = r->ts_us ? r->ts_us : 1;
 	*victim = k;
 }
 
-/* Give a later fragment the ports of its first, when it was seen. */
+/*
+ * Give a later fragment the transport and ports of its first, when it
+ * was seen.  Its r->proto is the key's protocol until then.
+ */
 static void
 frag_lookup(struct decoder *d, struct pkt_rec *r)
 {
@@ -188,7 +197,7 @@ frag_lookup(struct decoder *d, struct pkt_rec *r)
 	uint32_t h;
 	int i;
 
-	h = frag_key(r, &k);
+	h = frag_key(r, r->proto, &k);
 	for (i = 0; i < FRAG_PROBE; i++) {
 		e = &d->frags[(h + i) % FRAG_SLOTS];
 		if (e->ts_us == 0)
@@ -197,6 +206,7 @@ frag_lookup(struct decoder *d, struct pkt_rec *r)
 			if (r->ts_us >= e->ts_us &&
 			    r->ts_us - e->ts_us > FRAG_TTL_US)
 				return;
+			r->proto = e->l4proto;
 			r->sport = e->sport;
 			r->dport = e->dport;
 			r->frag |= FRAG_PORTS;
@@ -297,7 +307,7 @@ decode_ip4(struct decoder *d, const uint8_t *p, uint32_t caplen,
 
 		d->frag_first++;
 		if (rc == DEC_OK)
-			frag_remember(d, r);
+			frag_remember(d, r, r->proto);
 		return rc;
 	}
 	return decode_l4(p, caplen, off + hlen, r);
@@ -308,7 +318,7 @@ decode_ip6(struct decoder *d, const uint8_t *p, uint32_t caplen,
     uint32_t wirelen, uint32_t off, struct pkt_rec *r)
 {
 	uint32_t plen, hlen;
-	uint8_t nh;
+	uint8_t nh, fnh = 0;
 	int n, rc;
 
 	if (!have(caplen, off, 1))
@@ -355,7 +365,7 @@ decode_ip6(struct decoder *d, const uint8_t *p, uint32_t caplen,
 		case 44:	/* fragment */
 			if (!have(caplen, off, 8))
 				return DEC_IP6_EXT_TRUNCATED;
-			nh = p[off];
+			nh = fnh = p[off];
 			r->fragid = be32(p + off + 4);
 			if (p[off + 3] & 1)
 				r->frag |= FRAG_MORE;
@@ -376,7 +386,7 @@ decode_ip6(struct decoder *d, const uint8_t *p, uint32_t caplen,
 	if (r->frag & FRAG_MORE) {
 		d->frag_first++;
 		if (rc == DEC_OK)
-			frag_remember(d, r);
+			frag_remember(d, r, fnh);
 	}
 	return rc;
 }

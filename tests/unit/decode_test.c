@@ -523,6 +523,53 @@ test_fragments_v6(void **state)
 	assert_int_equal(r.iplen, 148);
 }
 
+/*
+ * A destination-options header after the fragment header is part of
+ * what is fragmented: a later fragment's header names it (60), not
+ * TCP, and must still find its first fragment and take TCP and its
+ * ports from there.
+ */
+static void
+test_fragments_v6_ext(void **state)
+{
+	struct frame f = { .len = 0 };
+	struct pkt_rec r;
+
+	(void)state;
+	eth(&f, 0x86dd);
+	ip6(&f, 44, 8 + 8 + 20);
+	put32(&f, (60u << 24) | 1);	/* next dest. options, offset 0, M */
+	put32(&f, 0x5eed);
+	put32(&f, 6u << 24);		/* dest. options: next TCP, 8 bytes */
+	put32(&f, 0);
+	tcp(&f, 443, 40007, 0x10);
+	assert_int_equal(run(DLT_EN10MB, &f, f.len, &r), DEC_OK);
+	assert_int_equal(r.frag, FRAG_MORE);
+	assert_int_equal(r.proto, 6);
+	assert_int_equal(r.dport, 40007);
+	f.len = 0;
+	eth(&f, 0x86dd);
+	ip6(&f, 44, 8 + 64);
+	put32(&f, (60u << 24) | (4 << 3));
+	put32(&f, 0x5eed);
+	assert_int_equal(run_wire(DLT_EN10MB, &f, f.len, 14 + 40 + 72, &r),
+	    DEC_OK);
+	assert_int_equal(r.frag, FRAG_LATER | FRAG_PORTS);
+	assert_int_equal(r.proto, 6);
+	assert_int_equal(r.sport, 443);
+	assert_int_equal(r.dport, 40007);
+	/* Another datagram's later fragment finds nothing. */
+	f.len = 0;
+	eth(&f, 0x86dd);
+	ip6(&f, 44, 8 + 64);
+	put32(&f, (60u << 24) | (4 << 3));
+	put32(&f, 0x5eee);
+	assert_int_equal(run_wire(DLT_EN10MB, &f, f.len, 14 + 40 + 72, &r),
+	    DEC_OK);
+	assert_int_equal(r.frag, FRAG_LATER);
+	assert_int_equal(r.proto, 60);
+}
+
 static void
 test_portless(void **state)
 {
@@ -628,6 +675,7 @@ main(void)
 		cmocka_unit_test_setup(test_ipv6_ext_chain, setup),
 		cmocka_unit_test_setup(test_fragments_v4, setup),
 		cmocka_unit_test_setup(test_fragments_v6, setup),
+		cmocka_unit_test_setup(test_fragments_v6_ext, setup),
 		cmocka_unit_test_setup(test_portless, setup),
 		cmocka_unit_test_setup(test_not_ip_and_unsupported, setup),
 		cmocka_unit_test_setup(test_malformed, setup),
