@@ -3,8 +3,8 @@
  * Unix stream socket, mode 0600 (0660 with the configured admin group);
  * every client's credentials are checked again with SO_PEERCRED.  A
  * client sends one command line and reads the answer until vbsd closes:
- * "status", "start NAME", "stop NAME", "restart NAME", "reload",
- * "shutdown".  Answers are JSON, one object per line, the last line
+ * "status", "start NAME", "stop NAME", "restart NAME", "reload" (read
+ * vbs.conf again: reload.c), "shutdown".  Answers are JSON, one object per line, the last line
  * {"ok":true} or {"ok":false,"error":"..."}.  Runs in vbsd, as root.
  */
 
@@ -181,30 +181,20 @@ do_command(struct vbsd *v, int fd, char *line)
 	} else if (strcmp(cmd, "stop") == 0 && id != -1) {
 		stage_stop(v, (enum stage_id)id);
 	} else if (strcmp(cmd, "restart") == 0 && id != -1) {
-		struct stage *s = &v->st[id];
-
-		/* Down then up again at once: an admin's restart. */
-		s->wanted = 1;
-		s->backoff_ms = (uint64_t)conf_int(v->conf, "vbsd",
-		    "restart_min");
-		if (s->pid > 0) {
-			kill(s->pid, SIGTERM);
-			s->state = SS_STOPPING;
-			s->stop_deadline = mono_us() + (uint64_t)conf_int(
-			    v->conf, "vbsd", "stop_grace") * 1000;
-			s->asked_restart = 1;
-		} else {
-			if (s->state == SS_FAILED)
-				s->state = SS_DOWN;
-			s->next_start = 0;
-		}
-		stage_tick(v);
+		stage_restart(v, (enum stage_id)id);
 	} else if (strcmp(cmd, "reload") == 0 && arg == NULL) {
-		int i;
+		char	msg[600], esc[700];
 
-		for (i = 0; i < ST__MAX; i++)
-			if (v->st[i].pid > 0)
-				kill(v->st[i].pid, SIGHUP);
+		if (vbsd_reload(v, msg, sizeof(msg)) == -1) {
+			log_warnx("reload refused: %s", msg);
+			json_escape(msg, esc, sizeof(esc));
+			reply(fd, "{\"ok\":false,\"error\":\"%s\"}\n", esc);
+			return;
+		}
+		log_info("reload: %s", msg);
+		json_escape(msg, esc, sizeof(esc));
+		reply(fd, "{\"ok\":true,\"reload\":\"%s\"}\n", esc);
+		return;
 	} else if (strcmp(cmd, "shutdown") == 0 && arg == NULL) {
 		kill(getpid(), SIGTERM);
 	} else {

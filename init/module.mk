@@ -7,7 +7,7 @@ vbsctl_SRCS = init/vbsctl.c init/top.c init/stats.c init/enroll.c \
 vbsctl_PKGS = libssl libcrypto
 
 PROGRAMS += vbsd
-vbsd_SRCS = init/vbsd.c init/supervise.c init/control.c
+vbsd_SRCS = init/vbsd.c init/supervise.c init/control.c init/reload.c
 vbsd_PKGS =
 MANPAGES += init/vbsd.8 init/vbsctl.8
 

@@ -193,11 +193,10 @@ stage_start(struct vbsd *v, enum stage_id id)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		/*
-		 * Except SIGHUP: a reload must not kill a stage that has not
-		 * yet set up its own signals (some say ready before).  A
-		 * stage that wants it installs its handler, which replaces
-		 * this; it reads vbs.conf after exec, so a reload missed
-		 * here is one it did not need.
+		 * Except SIGHUP, which no stage handles: a reload is vbsd's
+		 * (reload.c), and a SIGHUP sent to a stage by hand, or by a
+		 * terminal that goes away under `vbsd -d`, must not kill
+		 * it (it once killed stages still starting).
 		 */
 		signal(SIGHUP, SIG_IGN);
 		sigemptyset(&all);
@@ -238,6 +237,34 @@ stage_stop(struct vbsd *v, enum stage_id id)
 		}
 	} else if (s->state != SS_FAILED)
 		s->state = SS_DOWN;
+}
+
+/*
+ * Down then up again at once, as an admin asks (`vbsctl restart`, or a
+ * reload that changed the stage's settings): not counted as a death, and
+ * a stage that had failed is tried again.
+ */
+void
+stage_restart(struct vbsd *v, enum stage_id id)
+{
+	struct stage	*s = &v->st[id];
+
+	s->wanted = 1;
+	s->backoff_ms = (uint64_t)conf_int(v->conf, "vbsd", "restart_min");
+	if (s->pid > 0) {
+		if (s->state != SS_STOPPING) {
+			kill(s->pid, SIGTERM);
+			s->state = SS_STOPPING;
+			s->stop_deadline = mono_us() + (uint64_t)conf_int(
+			    v->conf, "vbsd", "stop_grace") * 1000;
+		}
+		s->asked_restart = 1;
+	} else {
+		if (s->state == SS_FAILED || s->state == SS_DOWN)
+			s->state = SS_DOWN;
+		s->next_start = 0;
+	}
+	stage_tick(v);
 }
 
 static void

@@ -308,6 +308,13 @@ cmd_control(int argc, char **argv)
 			if (!ok) {
 				field(line, "error", v[0], sizeof(v[0]));
 				fprintf(stderr, "vbsctl: %s\n", v[0]);
+			} else if (json_out && strstr(line, "\"reload\":"))
+				fputs(line, stdout);
+			else {
+				/* what a reload did */
+				field(line, "reload", v[0], sizeof(v[0]));
+				if (v[0][0] != '\0')
+					printf("%s\n", v[0]);
 			}
 			continue;
 		}

@@ -5,9 +5,10 @@
  * (so a restarted flowd finds what the producers wrote meanwhile), starts
  * the stages, restarts the ones that die, and obeys vbsctl.  One poll
  * loop over a self-pipe for signals, the control socket and the stages'
- * readiness pipes; no threads.  SIGTERM or "vbsctl shutdown" stop the
- * stages in order: capd and sockd, then flowd (which writes every open
- * flow), then shipd (one last upload), then vbsd.
+ * readiness pipes; no threads.  SIGHUP or "vbsctl reload" read vbs.conf
+ * again (reload.c).  SIGTERM or "vbsctl shutdown" stop the stages in
+ * order: capd and sockd, then flowd (which writes every open flow), then
+ * shipd (one last upload), then vbsd.
  */
 
 #include <sys/types.h>
@@ -45,45 +46,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: vbsd [-dnv] [-f config]\n");
 	exit(EXIT_USAGE);
-}
-
-/* mkdir -p of one level with owner and mode, fixing them if it exists. */
-static void
-make_dir(const char *path, uid_t uid, gid_t gid, mode_t mode)
-{
-	struct stat	sb;
-
-	if (mkdir(path, mode) == -1 && errno != EEXIST)
-		fatal("mkdir %s", path);
-	if (lstat(path, &sb) == -1)
-		fatal("stat %s", path);
-	if (!S_ISDIR(sb.st_mode))
-		fatalx("%s exists and is not a directory", path);
-	if (chown(path, uid, gid) == -1 || chmod(path, mode) == -1)
-		fatal("set owner and mode of %s", path);
-}
-
-static void
-make_dirs(struct vbsd *v)
-{
-	const char	*user = conf_str(v->conf, "vbsd", "user");
-	struct passwd	*pw;
-	const char	*dirs[] = {
-		conf_str(v->conf, "flowd", "outbox"),
-		conf_str(v->conf, "flowd", "work_dir"),
-	};
-	const char	*chroot_dir = conf_str(v->conf, "capd", "chroot");
-	size_t		 i;
-
-	if ((pw = getpwnam(user)) == NULL)
-		errx(EXIT_CONFIG, "user %s does not exist (make install "
-		    "creates it)", user);
-	make_dir(conf_str(v->conf, "vbsd", "runtime_dir"), 0, 0, 0755);
-	make_dir(conf_str(v->conf, "vbsd", "data_dir"), 0, pw->pw_gid, 0750);
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		make_dir(dirs[i], pw->pw_uid, pw->pw_gid, 0750);
-	if (chroot_dir[0] != '\0')
-		make_dir(chroot_dir, 0, 0, 0755);
 }
 
 /*
@@ -157,8 +119,8 @@ static void
 handle_signals(struct vbsd *v)
 {
 	unsigned char	buf[32];
+	char		msg[600];
 	ssize_t		n, i;
-	int		j;
 
 	n = read(sigpipe_fds[0], buf, sizeof(buf));
 	for (i = 0; i < n; i++) {
@@ -171,9 +133,10 @@ handle_signals(struct vbsd *v)
 			begin_shutdown(v);
 			break;
 		case SIGHUP:
-			for (j = 0; j < ST__MAX; j++)
-				if (v->st[j].pid > 0)
-					kill(v->st[j].pid, SIGHUP);
+			if (vbsd_reload(v, msg, sizeof(msg)) == -1)
+				log_warnx("reload refused: %s", msg);
+			else
+				log_info("reload: %s", msg);
 			break;
 		}
 	}
@@ -240,7 +203,6 @@ main(int argc, char **argv)
 	struct sigaction	 sa;
 	char			 ebuf[512];
 	int			 ch, check = 0, ctl, i;
-	const char		*stages;
 
 	memset(&v, 0, sizeof(v));
 	v.conf_path = "/etc/vbs/vbs.conf";
@@ -274,17 +236,11 @@ main(int argc, char **argv)
 		errx(EXIT_USAGE, "must run as root: it starts capd and sockd");
 	log_init("vbsd", v.foreground, v.verbose);
 	stage_init(&v);
-	stages = conf_str(v.conf, "vbsd", "stages");
-	for (i = 0; i < ST__MAX; i++) {
-		char	buf[256], *tok, *save = NULL;
-
-		snprintf(buf, sizeof(buf), "%s", stages);
-		for (tok = strtok_r(buf, " ,", &save); tok != NULL;
-		    tok = strtok_r(NULL, " ,", &save))
-			if (strcmp(tok, v.st[i].name) == 0)
-				v.st[i].enabled = v.st[i].wanted = 1;
-	}
-	make_dirs(&v);
+	for (i = 0; i < ST__MAX; i++)
+		if (vbsd_stage_listed(v.conf, v.st[i].name))
+			v.st[i].enabled = v.st[i].wanted = 1;
+	if (vbsd_make_dirs(v.conf, ebuf, sizeof(ebuf)) == -1)
+		errx(EXIT_CONFIG, "%s", ebuf);
 	make_sockets(&v);
 	if (!v.foreground && daemon(0, 0) == -1)
 		err(EXIT_SYSTEM, "daemon");

@@ -64,6 +64,7 @@ struct vbsd {
 void	 stage_init(struct vbsd *);
 void	 stage_start(struct vbsd *, enum stage_id);
 void	 stage_stop(struct vbsd *, enum stage_id);
+void	 stage_restart(struct vbsd *, enum stage_id);
 void	 stages_reap(struct vbsd *);
 void	 stage_ready_input(struct vbsd *, enum stage_id);
 void	 stage_tick(struct vbsd *);
@@ -73,6 +74,10 @@ const char *stage_state_name(enum stage_state);
 int	 stages_all_down(struct vbsd *);
 
 /* control.c */
+int	 vbsd_make_dirs(const struct vbs_conf *, char *, size_t);
+int	 vbsd_stage_listed(const struct vbs_conf *, const char *);
+int	 vbsd_reload(struct vbsd *, char *, size_t);
+
 int	 control_listen(struct vbsd *);
 void	 control_accept(struct vbsd *, int);
 void	 control_input(struct vbsd *, int);

@@ -677,6 +677,30 @@ conf_set(struct vbs_conf *conf, const char *section, const char *name,
 	return 0;
 }
 
+/*
+ * The first key of section whose value differs between a and b, or NULL
+ * when the section is the same in both: how vbsd tells which stages a
+ * new vbs.conf concerns.
+ */
+const char *
+conf_changed(const struct vbs_conf *a, const struct vbs_conf *b,
+    const char *section)
+{
+	size_t	 i;
+
+	if (a == NULL || b == NULL)
+		fatalx("conf_changed: no configuration");
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		if (keys[i].type == CT_STR || keys[i].type == CT_ENUM ?
+		    strcmp(a->val[i].str, b->val[i].str) != 0 :
+		    a->val[i].num != b->val[i].num)
+			return keys[i].name;
+	}
+	return NULL;
+}
+
 #define TYPE(t)	(1u << (t))
 
 /* A look-up the table cannot answer is a bug in the caller. */

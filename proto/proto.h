@@ -345,6 +345,8 @@ const char *conf_str(const struct vbs_conf *, const char *, const char *);
 long long conf_int(const struct vbs_conf *, const char *, const char *);
 int	 conf_bool(const struct vbs_conf *, const char *, const char *);
 void	 conf_print(const struct vbs_conf *, const char *, FILE *);
+const char *conf_changed(const struct vbs_conf *, const struct vbs_conf *,
+	    const char *);
 
 /*
  * privdrop.c and sandbox_<os>.c: give up privileges in the order of

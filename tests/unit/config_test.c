@@ -209,6 +209,33 @@ test_override(void **state)
 	conf_free(conf);
 }
 
+/* conf_changed: by value, whatever way it is written, per section. */
+static void
+test_changed(void **state)
+{
+	struct vbs_conf	*a, *b;
+	char		 err[512] = "";
+
+	(void)state;
+	a = load_text("[flowd]\nbatch_age = 5m\nprivacy = hash\n", err,
+	    sizeof(err));
+	b = load_text("[flowd]\nbatch_age = 300s\nprivacy = hash\n"
+	    "[capd]\ninterfaces = eth0\n", err, sizeof(err));
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(conf_changed(a, b, "flowd"));
+	assert_null(conf_changed(a, b, "shipd"));
+	assert_string_equal(conf_changed(a, b, "capd"), "interfaces");
+	assert_int_equal(conf_set(b, "flowd", "privacy", "clear", err,
+	    sizeof(err)), 0);
+	assert_string_equal(conf_changed(a, b, "flowd"), "privacy");
+	assert_int_equal(conf_set(b, "flowd", "batch_size", "701k", err,
+	    sizeof(err)), 0);
+	assert_string_equal(conf_changed(b, a, "flowd"), "batch_size");
+	conf_free(a);
+	conf_free(b);
+}
+
 /* What conf_print writes, conf_load reads back to the same values. */
 static void
 test_print_roundtrip(void **state)
@@ -715,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_long_line),
