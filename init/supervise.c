@@ -220,22 +220,28 @@ stage_start(struct vbsd *v, enum stage_id id)
 	log_info("%s: started, pid %ld", s->name, (long)s->pid);
 }
 
+/* SIGTERM to a running stage, SIGKILL after stop_grace: once. */
+static void
+stage_term(struct vbsd *v, struct stage *s)
+{
+	if (s->state == SS_STOPPING)
+		return;
+	kill(s->pid, SIGTERM);
+	s->state = SS_STOPPING;
+	s->stop_deadline = mono_us() + (uint64_t)conf_int(v->conf, "vbsd",
+	    "stop_grace") * 1000;
+	log_info("%s: stopping, pid %ld", s->name, (long)s->pid);
+}
+
 void
 stage_stop(struct vbsd *v, enum stage_id id)
 {
 	struct stage	*s = &v->st[id];
 
 	s->wanted = 0;
-	if (s->pid > 0) {
-		if (s->state != SS_STOPPING) {
-			kill(s->pid, SIGTERM);
-			s->state = SS_STOPPING;
-			s->stop_deadline = mono_us() + (uint64_t)conf_int(
-			    v->conf, "vbsd", "stop_grace") * 1000;
-			log_info("%s: stopping, pid %ld", s->name,
-			    (long)s->pid);
-		}
-	} else if (s->state != SS_FAILED)
+	if (s->pid > 0)
+		stage_term(v, s);
+	else if (s->state != SS_FAILED)
 		s->state = SS_DOWN;
 }
 
@@ -252,12 +258,7 @@ stage_restart(struct vbsd *v, enum stage_id id)
 	s->wanted = 1;
 	s->backoff_ms = (uint64_t)conf_int(v->conf, "vbsd", "restart_min");
 	if (s->pid > 0) {
-		if (s->state != SS_STOPPING) {
-			kill(s->pid, SIGTERM);
-			s->state = SS_STOPPING;
-			s->stop_deadline = mono_us() + (uint64_t)conf_int(
-			    v->conf, "vbsd", "stop_grace") * 1000;
-		}
+		stage_term(v, s);
 		s->asked_restart = 1;
 	} else {
 		if (s->state == SS_FAILED || s->state == SS_DOWN)
