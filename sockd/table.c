@@ -4,9 +4,9 @@
  * dumps, destroy events and query replies alike.  A socket first seen
  * (in a dump or by a look-up) is an open event with its owner; one that
  * a destroy event reports, or that a dump no longer shows, is a close
- * event with the owner it had.  Closed sockets stay in a ring for a
- * while, so that a look-up that comes just after a short connection
- * closed is still answered.
+ * event with the owner it had.  Closed sockets are kept for a while
+ * (the last 2,048, shared fairly between users), so that a look-up that
+ * comes just after a short connection closed is still answered.
  *
  * Trusts: the backends' records.
  */
@@ -33,19 +33,46 @@ static struct hmap	 listeners;	/* proto << 16 | lport -> pid */
 static uint32_t		 gen;
 static uint32_t		 miss_max = 1;	/* 2 with destroy events */
 /*
- * The ring of the recently closed.  Each record is cut after its exe
- * path's NUL (exe is the last member of struct sock_rec): a whole one
- * is over 1 kB, most of it an empty path buffer, and a full ring of
- * them was 2.3 MB, faulted in page by page (closed_add was 8% of
- * sockd's samples in the lab's steady run, most of it page faults).
- * Only closed_get() reads one out, whole.
+ * The recently closed, CLOSED_MAX slots.  Each record is cut after its
+ * exe path's NUL (exe is the last member of struct sock_rec): a whole
+ * one is over 1 kB, most of it an empty path buffer, and a full set of
+ * them was 2.3 MB, faulted in page by page (adding was 8% of sockd's
+ * samples in the lab's steady run, most of it page faults).  Only
+ * closed_get() reads one out, whole.
+ *
+ * Each record is in two lists by age: all of them, and those of its
+ * owner (its uid; the records of sockets closed before anyone named
+ * their owner share one more list).  When the slots are full, the
+ * oldest record of the owner that holds the most goes.  One owner alone
+ * has every slot, as in a ring; but a user who opens and closes sockets
+ * by the thousand pushes out only their own records, never another
+ * user's, which a ring let any local user do to everyone's.
  */
-static struct sock_rec	**closed;	/* CLOSED_MAX, NULL: empty */
-static size_t		 closed_next, closed_n;
+#define NIL		UINT32_MAX
+#define UNNAMED		((uint64_t)1 << 32)	/* owner key: no owner yet */
+
+struct closed_slot {
+	struct sock_rec	*rec;
+	uint64_t	 key;		/* owner: uid, or UNNAMED */
+	uint64_t	 seq;		/* order of adding */
+	uint32_t	 prev, next;	/* all, oldest first */
+	uint32_t	 oprev, onext;	/* this owner's, oldest first */
+};
+
+struct closed_owner {
+	uint32_t	 head, tail;	/* oldest, newest */
+	uint32_t	 n;
+};
+
+static struct closed_slot	*closed;	/* CLOSED_MAX */
+static uint32_t			 closed_head = NIL, closed_tail = NIL;
+static uint32_t			 closed_n;
+static uint64_t			 closed_seq;
+static struct hmap		 closed_owners;	/* key -> closed_owner */
 /*
  * cookie -> 1 + the slot of its newest record in closed.  Every eBPF
  * record of a socket the table lacks asks whether it closed already: a
- * walk of the ring was 2,048 records of 1 kB (the exe path) to read.
+ * walk of them all was 2,048 records of 1 kB (the exe path) to read.
  */
 static struct hmap	 closed_ix;
 
@@ -70,6 +97,7 @@ table_init(int destroy_events)
 	hmap_init(&socks);
 	hmap_init(&listeners);
 	hmap_init(&closed_ix);
+	hmap_init(&closed_owners);
 	if ((closed = calloc(CLOSED_MAX, sizeof(*closed))) == NULL)
 		fatal("table_init");
 }
@@ -130,31 +158,163 @@ closed_cut(const struct sock_rec *r)
 static void
 closed_get(size_t k, struct sock_rec *out)
 {
-	const struct sock_rec *c = closed[k];
+	const struct sock_rec *c = closed[k].rec;
 
 	memset(out, 0, sizeof(*out));
 	memcpy(out, c, offsetof(struct sock_rec, exe) + strlen(c->exe) + 1);
 }
 
+static uint64_t
+closed_key(const struct sock_rec *r)
+{
+	return r->pid != -1 ? (uint64_t)r->uid : UNNAMED;
+}
+
+/*
+ * Put slot k in its owner's list, after the newest of them added before
+ * it (at the end, but for a record whose owner was learnt late).
+ */
+static void
+owner_link(uint32_t k)
+{
+	struct closed_slot	*c = &closed[k];
+	struct closed_owner	*o;
+	uint32_t		 after;
+
+	if ((o = hmap_get(&closed_owners, c->key)) == NULL) {
+		if ((o = malloc(sizeof(*o))) == NULL)
+			fatal("closed owner");
+		o->head = o->tail = NIL;
+		o->n = 0;
+		hmap_put(&closed_owners, c->key, o);
+	}
+	for (after = o->tail; after != NIL && closed[after].seq > c->seq;
+	    after = closed[after].oprev)
+		;
+	c->oprev = after;
+	c->onext = after == NIL ? o->head : closed[after].onext;
+	if (c->onext == NIL)
+		o->tail = k;
+	else
+		closed[c->onext].oprev = k;
+	if (after == NIL)
+		o->head = k;
+	else
+		closed[after].onext = k;
+	o->n++;
+}
+
+static void
+owner_unlink(uint32_t k)
+{
+	struct closed_slot	*c = &closed[k];
+	struct closed_owner	*o = hmap_get(&closed_owners, c->key);
+
+	if (c->oprev == NIL)
+		o->head = c->onext;
+	else
+		closed[c->oprev].onext = c->onext;
+	if (c->onext == NIL)
+		o->tail = c->oprev;
+	else
+		closed[c->onext].oprev = c->oprev;
+	if (--o->n == 0)
+		free(hmap_del(&closed_owners, c->key));
+}
+
+struct biggest {
+	uint32_t	 n, head;
+};
+
+/* The owner with the most records; of equals, the one with the oldest. */
+static int
+biggest_one(uint64_t key, void *val, void *arg)
+{
+	const struct closed_owner	*o = val;
+	struct biggest			*b = arg;
+
+	(void)key;
+	if (o->n > b->n || (o->n == b->n &&
+	    closed[o->head].seq < closed[b->head].seq)) {
+		b->n = o->n;
+		b->head = o->head;
+	}
+	return 0;
+}
+
+/* Empty the slot of the oldest record of the owner that holds the most. */
+static uint32_t
+closed_evict(void)
+{
+	struct biggest	 b = { 0, NIL };
+	struct closed_slot *c;
+	uint32_t	 k;
+
+	/* One owner alone (the usual case): its oldest is the oldest. */
+	k = closed_head;
+	if (((struct closed_owner *)hmap_get(&closed_owners,
+	    closed[k].key))->n != closed_n) {
+		hmap_walk(&closed_owners, biggest_one, &b);
+		k = b.head;
+	}
+	c = &closed[k];
+	if (c->rec->cookie != 0 &&
+	    (uintptr_t)hmap_get(&closed_ix, c->rec->cookie) == k + 1)
+		hmap_del(&closed_ix, c->rec->cookie);
+	owner_unlink(k);
+	if (c->prev == NIL)
+		closed_head = c->next;
+	else
+		closed[c->prev].next = c->next;
+	if (c->next == NIL)
+		closed_tail = c->prev;
+	else
+		closed[c->next].prev = c->prev;
+	free(c->rec);
+	c->rec = NULL;
+	closed_n--;
+	return k;
+}
+
 static void
 closed_add(const struct sock_rec *r)
 {
-	struct sock_rec	*old = closed[closed_next];
+	struct closed_slot	*c;
+	uint32_t		 k;
 
-	/* the record overwritten leaves the index, unless a newer has */
-	if (old != NULL) {
-		if (old->cookie != 0 && (uintptr_t)hmap_get(&closed_ix,
-		    old->cookie) == closed_next + 1)
-			hmap_del(&closed_ix, old->cookie);
-		free(old);
-	}
-	closed[closed_next] = closed_cut(r);
+	/* Slots fill in order; after that each add follows an eviction. */
+	k = closed_n < CLOSED_MAX ? closed_n : closed_evict();
+	c = &closed[k];
+	c->rec = closed_cut(r);
+	c->key = closed_key(r);
+	c->seq = ++closed_seq;
+	c->prev = closed_tail;
+	c->next = NIL;
+	if (closed_tail == NIL)
+		closed_head = k;
+	else
+		closed[closed_tail].next = k;
+	closed_tail = k;
+	owner_link(k);
+	closed_n++;
 	if (r->cookie != 0)
-		hmap_put(&closed_ix, r->cookie,
-		    (void *)(uintptr_t)(closed_next + 1));
-	closed_next = (closed_next + 1) % CLOSED_MAX;
-	if (closed_n < CLOSED_MAX)
-		closed_n++;
+		hmap_put(&closed_ix, r->cookie, (void *)(uintptr_t)(k + 1));
+}
+
+/* The closed record in slot k learns its owner from r. */
+static void
+closed_name(uint32_t k, const struct sock_rec *r)
+{
+	struct sock_rec	 c;
+
+	closed_get(k, &c);
+	copy_owner(&c, r);
+	c.uid = r->uid;
+	free(closed[k].rec);
+	closed[k].rec = closed_cut(&c);
+	owner_unlink(k);
+	closed[k].key = closed_key(&c);
+	owner_link(k);
 }
 
 /* Forget a socket: a close event with its last owner. */
@@ -359,7 +519,6 @@ void
 table_ebpf(struct sock_rec *r)
 {
 	struct sock_ent	*e;
-	struct sock_rec	 c;
 	long		 k;
 
 	if ((e = hmap_get(&socks, r->cookie)) != NULL) {
@@ -372,13 +531,9 @@ table_ebpf(struct sock_rec *r)
 		return;
 	}
 	if ((k = closed_cookie(r->cookie)) != -1) {
-		if (closed[k]->pid != -1)
+		if (closed[k].rec->pid != -1)
 			return;
-		closed_get((size_t)k, &c);
-		copy_owner(&c, r);
-		c.uid = r->uid;
-		free(closed[k]);
-		closed[k] = closed_cut(&c);
+		closed_name((uint32_t)k, r);
 	}
 	stats.ebpf_opens++;
 	stats.opens++;
@@ -426,13 +581,14 @@ rec_matches(const struct sock_rec *r, const struct lookup_rec *q)
 static long
 closed_match(const struct lookup_rec *q, int exact)
 {
-	size_t	i, k;
+	const struct sock_rec	*c;
+	uint32_t		 k;
 
 	/* rec_matches reads none of a cut record's exe */
-	for (i = 0; i < closed_n; i++) {
-		k = (closed_next + CLOSED_MAX - 1 - i) % CLOSED_MAX;
-		if (closed[k]->pid != -1 && (!exact || closed[k]->rport != 0) &&
-		    rec_matches(closed[k], q))
+	for (k = closed_tail; k != NIL; k = closed[k].prev) {
+		c = closed[k].rec;
+		if (c->pid != -1 && (!exact || c->rport != 0) &&
+		    rec_matches(c, q))
 			return (long)k;
 	}
 	return -1;
@@ -468,7 +624,7 @@ closed_cookie(uint64_t cookie)
 	uintptr_t k;
 
 	if (cookie == 0 || (k = (uintptr_t)hmap_get(&closed_ix, cookie)) == 0 ||
-	    closed[k - 1]->cookie != cookie)
+	    closed[k - 1].rec->cookie != cookie)
 		return -1;
 	return (long)k - 1;
 }

@@ -423,6 +423,58 @@ test_closed_wrap(void **state)
 	assert_int_equal(table_count(), n + 1);
 }
 
+/* An owned socket that eBPF saw and that then closed. */
+static void
+owned_closed(uint64_t cookie, uint16_t lport, int32_t pid, uint32_t uid,
+    const char *comm)
+{
+	struct sock_rec	r = tcp(cookie, 0, lport);
+
+	r.source = SRC_EBPF;
+	r.event = SOCK_OPEN;
+	r.pid = pid;
+	r.uid = uid;
+	snprintf(r.comm, sizeof(r.comm), "%s", comm);
+	snprintf(r.exe, sizeof(r.exe), "/usr/bin/%s", comm);
+	table_ebpf(&r);
+	r = gone(cookie, lport);
+	table_destroy(&r);
+}
+
+/*
+ * A user who opens and closes thousands of sockets pushes out their own
+ * closed records, not another user's: the victim's short connections
+ * are still answered after 6,144 of the flooder's, the flooder's newest
+ * too, the flooder's oldest no longer.
+ */
+static void
+test_closed_fair(void **state)
+{
+	struct sock_rec		r;
+	struct lookup_rec	q;
+	struct answer_rec	a;
+	int			i;
+
+	(void)state;
+	reset();
+	for (i = 0; i < 20; i++)
+		owned_closed(0x20000 + (uint64_t)i, (uint16_t)(42000 + i),
+		    5000, 1000, "victim");
+	for (i = 0; i < 3 * 2048; i++)
+		owned_closed(0x30000 + (uint64_t)i, (uint16_t)(43000 + i),
+		    6000, 2000, "flood");
+	for (i = 0; i < 20; i++) {
+		r = tcp(0x20000 + (uint64_t)i, 0, (uint16_t)(42000 + i));
+		answered_closed(&r, 5000, "victim", "/usr/bin/victim");
+	}
+	r = tcp(0x30000 + 3 * 2048 - 1, 0, 43000 + 3 * 2048 - 1);
+	answered_closed(&r, 6000, "flood", "/usr/bin/flood");
+	r = tcp(0x30000, 0, 43000);
+	q = ask(&r);
+	table_lookup(&q, &a);
+	assert_int_equal(a.found, 0);
+}
+
 int
 main(void)
 {
@@ -434,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_lookup_closed_exact),
 		cmocka_unit_test(test_closed_wrap),
+		cmocka_unit_test(test_closed_fair),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
