@@ -156,7 +156,7 @@ validator(void *arg)
 		if (p->stop)
 			break;
 		r = validate_batch(s->b, p->argv[i], p->o->client,
-		    p->o->max_batch, s->err, sizeof(s->err));
+		    p->o->max_batch, VALIDATE_SECONDS, s->err, sizeof(s->err));
 		pthread_mutex_lock(&p->mu);
 		s->state = r == 0 ? SLOT_VALID : SLOT_REFUSED;
 		pthread_cond_broadcast(&p->cv);
@@ -352,8 +352,8 @@ worker(const struct opts *o, int id)
 			    "CLIENT.NAME");
 			continue;
 		}
-		if (validate_batch(b, path, client, o->max_batch, err,
-		    sizeof(err)) == -1) {
+		if (validate_batch(b, path, client, o->max_batch,
+		    VALIDATE_SECONDS, err, sizeof(err)) == -1) {
 			spool_quarantine(sp, path, err);
 			continue;
 		}

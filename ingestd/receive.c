@@ -61,7 +61,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
 #include <zstd.h>
 
 #include "proto.h"
@@ -635,70 +634,25 @@ put_data(struct rcv *r, struct req *q, const char *data, size_t n)
 /*
  * The stored file must be a batch with this id, of this client or of
  * none (flowd not told its id: the uploader names it).  The loader
- * validates all of it later; this is what decides the answer.  The file
- * is opened as the loader opens it, and meta must be a table: nothing
- * of the file's own SQL runs, and no query runs past META_SECONDS.
+ * validates all of it later; this is what decides the answer.
  */
 static unsigned int
 put_meta(struct rcv *r, struct req *q)
 {
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*st = NULL;
-	char		 path[PATH_MAX];
-	const unsigned char *k, *v;
-	int		 have_id = 0, rc;
-	unsigned int	 status = HTTP_UNPROCESSABLE;
+	char	 path[PATH_MAX];
 
 	if (snprintf(path, sizeof(path), "%s/tmp/%s", r->o->spool,
 	    q->tmpname) >= (int)sizeof(path))
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;
-	if ((db = batch_open(path, META_SECONDS, q->why, sizeof(q->why))) ==
-	    NULL)
-		return status;
-	snprintf(q->why, sizeof(q->why), "not a VBS batch");
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE "
-	    "type = 'table' AND name = 'meta' AND sql LIKE 'CREATE TABLE %'",
-	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
-		goto out;
-	if (sqlite3_column_int(st, 0) != 1) {
-		snprintf(q->why, sizeof(q->why), "meta is not a table");
-		goto out;
+	switch (batch_meta(path, META_SECONDS, q->id, q->client, q->why,
+	    sizeof(q->why))) {
+	case META_OK:
+		return 0;
+	case META_FOREIGN:
+		return MHD_HTTP_FORBIDDEN;
+	default:
+		return HTTP_UNPROCESSABLE;
 	}
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key IN "
-	    "('batch_id', 'client_id')", -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		k = sqlite3_column_text(st, 0);
-		v = sqlite3_column_text(st, 1);
-		if (k == NULL || v == NULL)
-			goto out;
-		if (strcmp((const char *)k, "batch_id") == 0) {
-			if (strcmp((const char *)v, q->id) != 0) {
-				snprintf(q->why, sizeof(q->why), "meta "
-				    "batch_id is not the URL's %s", q->id);
-				goto out;
-			}
-			have_id = 1;
-		} else if (v[0] != '\0' &&
-		    strcmp((const char *)v, q->client) != 0) {
-			status = MHD_HTTP_FORBIDDEN;
-			snprintf(q->why, sizeof(q->why), "batch of another "
-			    "client");
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		snprintf(q->why, sizeof(q->why), "meta unreadable: %s",
-		    sqlite3_errmsg(db));
-	else if (have_id)
-		status = 0;
-	else
-		snprintf(q->why, sizeof(q->why), "meta has no batch_id");
-out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return status;
 }
 
 /* The whole body is in: check it, make it durable, hand it over. */

@@ -14,6 +14,8 @@
  * version, the uploader), then every flow and packet row: SQL type,
  * range, lengths, limits, and that each packet's flow is in this batch
  * (flows named only by packets are left for load.c to find in MySQL).
+ * The receiver, before it answers an upload, reads only its meta here
+ * (batch_meta), opened the same way.
  */
 
 #include <sys/types.h>
@@ -34,13 +36,6 @@
 
 #define SQLITE_HDR	"SQLite format 3"
 #define PROGRESS_OPS	10000	/* VM steps between looks at the clock */
-/*
- * The longest a loader may spend validating one batch, about ten times
- * what a batch at the row limits takes (20 million packets: some 30 s
- * on a 2-core test machine, which does 3 million in 4.5 s); past it the
- * batch is refused.
- */
-#define VALIDATE_SECONDS 300
 
 static int	quiet;
 
@@ -199,6 +194,70 @@ batch_open(const char *path, int seconds, char *reason, size_t rlen)
 	    (void *)(uintptr_t)(mono_us() / 1000000 + (uint64_t)seconds));
 	sqlite3_exec(db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL);
 	return db;
+}
+
+/*
+ * What the receiver must know of an upload before it answers: is the
+ * file a batch named id, of client or of no client (flowd not told its
+ * id: the uploader names it)?  The loader validates all of it later.
+ * The file is opened as the loader opens it, and meta must be a table:
+ * nothing of the file's own SQL runs, and no query runs past `seconds`.
+ * why says what was wrong, in one line.
+ */
+enum meta_check
+batch_meta(const char *path, int seconds, const char *id,
+    const char *client, char *why, size_t wlen)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	const unsigned char *k, *v;
+	int		 have_id = 0, rc;
+	enum meta_check	 ret = META_BAD;
+
+	if ((db = batch_open(path, seconds, why, wlen)) == NULL)
+		return META_BAD;
+	snprintf(why, wlen, "not a VBS batch");
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'meta' AND sql LIKE 'CREATE TABLE %'",
+	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	if (sqlite3_column_int(st, 0) != 1) {
+		snprintf(why, wlen, "meta is not a table");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key IN "
+	    "('batch_id', 'client_id')", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		k = sqlite3_column_text(st, 0);
+		v = sqlite3_column_text(st, 1);
+		if (k == NULL || v == NULL)
+			goto out;
+		if (strcmp((const char *)k, "batch_id") == 0) {
+			if (strcmp((const char *)v, id) != 0) {
+				refuse(why, wlen, "meta batch_id is not the "
+				    "URL's %s", id);
+				goto out;
+			}
+			have_id = 1;
+		} else if (v[0] != '\0' &&
+		    strcmp((const char *)v, client) != 0) {
+			ret = META_FOREIGN;
+			snprintf(why, wlen, "batch of another client");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		refuse(why, wlen, "meta unreadable: %s", sqlite3_errmsg(db));
+	else if (have_id)
+		ret = META_OK;
+	else
+		snprintf(why, wlen, "meta has no batch_id");
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ret;
 }
 
 /* One-value query; -1 with reason on any SQLite error. */
@@ -1096,12 +1155,13 @@ batch_close(struct batch *b)
 
 /*
  * Accept or refuse the batch at path, uploaded by uploader (NULL: the
- * client its meta names).  On acceptance b holds the open database and
- * what load.c needs; on refusal reason says why, and b is closed.
+ * client its meta names), in at most `seconds`.  On acceptance b holds
+ * the open database and what load.c needs; on refusal reason says why,
+ * and b is closed.
  */
 int
 validate_batch(struct batch *b, const char *path, const char *uploader,
-    uint64_t max_bytes, char *reason, size_t rlen)
+    uint64_t max_bytes, int seconds, char *reason, size_t rlen)
 {
 	int64_t	 uv = 0, want_flows, want_packets;
 	uint64_t t0 = mono_us(), t1, t2, t3, t4;
@@ -1111,7 +1171,7 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	if (check_header(path, max_bytes, &b->file_bytes, reason, rlen) == -1)
 		goto bad;
-	if ((b->db = batch_open(path, VALIDATE_SECONDS, reason, rlen)) == NULL)
+	if ((b->db = batch_open(path, seconds, reason, rlen)) == NULL)
 		goto bad;
 	if (check_integrity(b->db, reason, rlen) == -1)
 		goto bad;

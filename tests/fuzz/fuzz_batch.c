@@ -42,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0 && fwrite(data, 1, size, fp) != size)
 		abort();
 	fclose(fp);
-	if (validate_batch(b, path, "fuzz", 1 << 20, reason,
+	if (validate_batch(b, path, "fuzz", 1 << 20, VALIDATE_SECONDS, reason,
 	    sizeof(reason)) == 0) {
 		if (b->batch_id[0] == '\0' || b->client_id[0] == '\0')
 			abort();
