@@ -41,6 +41,7 @@
 #define STALE_CLAIM	900	/* seconds before any claim is taken back */
 #define IDLE_POLL_US	200000	/* spool empty: look again after this */
 #define RETRY_MAX_S	60	/* longest wait after MySQL failed */
+#define LATE_TRIES	3	/* validations out of time before quarantine */
 
 struct opts {
 	const char	*conf_path;
@@ -129,6 +130,7 @@ struct slot {
 #define SLOT_FREE	0
 #define SLOT_VALID	1
 #define SLOT_REFUSED	2
+#define SLOT_LATE	3	/* validation out of time: no verdict */
 
 struct pipeline {
 	pthread_mutex_t	 mu;
@@ -158,7 +160,8 @@ validator(void *arg)
 		r = validate_batch(s->b, p->argv[i], p->o->client,
 		    p->o->max_batch, VALIDATE_SECONDS, s->err, sizeof(s->err));
 		pthread_mutex_lock(&p->mu);
-		s->state = r == 0 ? SLOT_VALID : SLOT_REFUSED;
+		s->state = r == 0 ? SLOT_VALID : r == VALIDATE_LATE ?
+		    SLOT_LATE : SLOT_REFUSED;
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -209,6 +212,11 @@ cmd_load(const struct opts *o, int argc, char **argv)
 		if (s->state == SLOT_REFUSED) {
 			printf("%s: refused: %s\n", argv[i], s->err);
 			status = status == EXIT_OK ? EXIT_INPUT : status;
+			goto next;
+		}
+		if (s->state == SLOT_LATE) {
+			printf("%s: failed: %s\n", argv[i], s->err);
+			status = EXIT_SYSTEM;
 			goto next;
 		}
 		for (tries = 0; ; tries++) {
@@ -306,7 +314,7 @@ worker(const struct opts *o, int id)
 	char		 client[MAX_CLIENT + 1], loader[192];
 	time_t		 last_recover = 0;
 	int		 r, backoff = 1;
-	uint64_t	 loaded = 0, dups = 0;
+	uint64_t	 loaded = 0, dups = 0, late = 0;
 
 	set_signal(SIGTERM, on_signal);
 	set_signal(SIGINT, on_signal);
@@ -352,8 +360,15 @@ worker(const struct opts *o, int id)
 			    "CLIENT.NAME");
 			continue;
 		}
-		if (validate_batch(b, path, client, o->max_batch,
-		    VALIDATE_SECONDS, err, sizeof(err)) == -1) {
+		r = validate_batch(b, path, client, o->max_batch,
+		    VALIDATE_SECONDS, err, sizeof(err));
+		if (r == VALIDATE_LATE) {
+			late++;
+			if (spool_late(sp, path, err, LATE_TRIES) == -1)
+				claim_lost(path);
+			continue;
+		}
+		if (r != 0) {
 			spool_quarantine(sp, path, err);
 			continue;
 		}
@@ -388,7 +403,8 @@ worker(const struct opts *o, int id)
 		batch_close(b);
 	}
 	log_info("worker %d: %" PRIu64 " loaded, %" PRIu64 " duplicates, %"
-	    PRIu64 " quarantined", id, loaded, dups, spool_quarantined(sp));
+	    PRIu64 " out of time, %" PRIu64 " quarantined", id, loaded, dups,
+	    late, spool_quarantined(sp));
 	if (my != NULL)
 		mysql_close(my);
 	free(b);

@@ -130,8 +130,11 @@ enum load_result {
 enum meta_check {
 	META_OK = 0,
 	META_BAD = 1,		/* not a batch of this id */
-	META_FOREIGN = 2	/* another client's */
+	META_FOREIGN = 2,	/* another client's */
+	META_LATE = 3		/* not read in time: ask again later */
 };
+
+#define VALIDATE_LATE	1	/* validate_batch(): out of time, no verdict */
 
 /* validate.c */
 sqlite3	*batch_open(const char *, int, char *, size_t);
@@ -165,6 +168,7 @@ int	 spool_claim(struct spool *, char *, size_t, char *, size_t);
 int	 spool_finish(struct spool *, const char *, int);
 int	 spool_quarantine(struct spool *, const char *, const char *);
 int	 spool_release(struct spool *, const char *);
+int	 spool_late(struct spool *, const char *, const char *, int);
 int	 spool_claimed(int, const char *);
 int	 spool_quarantine_holds(int, const char *);
 int	 spool_client_of(const char *, char *, size_t);

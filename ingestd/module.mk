@@ -13,6 +13,10 @@ UNIT_TESTS += spool_test
 spool_test_SRCS = tests/unit/spool_test.c ingestd/spool.c
 spool_test_PKGS = libmariadb sqlite3
 
+UNIT_TESTS += validate_test
+validate_test_SRCS = tests/unit/validate_test.c ingestd/validate.c
+validate_test_PKGS = libmariadb sqlite3
+
 INGESTD_SQL := $(sort $(wildcard ingestd/sql/[0-9][0-9][0-9]_*.sql))
 
 # Every migration, in order, as { version, name, text }: the SQL files

@@ -27,7 +27,8 @@
  * averages less than `min_rate`, is closed by a watchdog thread; an
  * idle one by libmicrohttpd.  MySQL and the batch file are given a few
  * seconds each (DB_SECONDS, META_SECONDS), so that every request is
- * answered.
+ * answered; past them the answer is 503 with Retry-After, and nothing
+ * of the upload is kept.
  *
  * Trusts vbs.conf, the certificate and key, the spool and MySQL.
  */
@@ -634,7 +635,9 @@ put_data(struct rcv *r, struct req *q, const char *data, size_t n)
 /*
  * The stored file must be a batch with this id, of this client or of
  * none (flowd not told its id: the uploader names it).  The loader
- * validates all of it later; this is what decides the answer.
+ * validates all of it later; this is what decides the answer.  A read
+ * that runs out of time says nothing of the batch: 503, and the client
+ * sends it again later (a 422 would make it set the batch aside).
  */
 static unsigned int
 put_meta(struct rcv *r, struct req *q)
@@ -650,6 +653,8 @@ put_meta(struct rcv *r, struct req *q)
 		return 0;
 	case META_FOREIGN:
 		return MHD_HTTP_FORBIDDEN;
+	case META_LATE:
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	default:
 		return HTTP_UNPROCESSABLE;
 	}

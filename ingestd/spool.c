@@ -8,7 +8,9 @@
  *
  *   tmp/         the receiver writes an upload here, fsyncs it, then
  *                renames it into incoming/
- *   incoming/    CLIENT.NAME: waiting; CLIENT is the uploader's id
+ *   incoming/    CLIENT.NAME: waiting; CLIENT is the uploader's id;
+ *                .CLIENT.NAME.late: how often its validation ran out
+ *                of time (spool_late)
  *   claim/       CLIENT.NAME~HOST~PID: one loader's, by rename
  *   quarantine/  CLIENT.NAME refused, and CLIENT.NAME.reason
  *   done/        loaded files, when they are kept (-k); else deleted
@@ -276,6 +278,63 @@ spool_claim(struct spool *sp, char *path, size_t plen, char *name,
 	return rc;
 }
 
+/* Forget the tries of NAME that ran out of time: it is decided. */
+static void
+late_forget(struct spool *sp, const char *name)
+{
+	char	path[PATH_MAX + 300];
+
+	snprintf(path, sizeof(path), "%s/incoming/.%s.late", sp->dir, name);
+	(void)unlink(path);
+}
+
+/*
+ * A claimed file whose validation ran out of time (why): that is the
+ * server's state, not a verdict on the file, so it goes back to
+ * incoming/ for a later try, its tries counted in incoming/.NAME.late.
+ * At the max-th try it is quarantined with a reason that says so: a
+ * batch that always takes too long must not hold loaders for ever.
+ * Returns the tries so far, or -1.
+ */
+int
+spool_late(struct spool *sp, const char *claimed, const char *why, int max)
+{
+	char	 name[NAME_MAX + 1], path[PATH_MAX + 300], tmp[PATH_MAX + 320];
+	char	 reason[REASON_MAX + 64];
+	FILE	*fp;
+	int	 n = 0;
+
+	if (claimed_name(claimed, name, sizeof(name)) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/incoming/.%s.late", sp->dir, name);
+	if ((fp = fopen(path, "re")) != NULL) {
+		if (fscanf(fp, "%d", &n) != 1 || n < 0)
+			n = 0;
+		fclose(fp);
+	}
+	n++;
+	if (n >= max) {
+		snprintf(reason, sizeof(reason), "validation ran out of time "
+		    "%d times; the last: %s", n, why);
+		/* When it cannot be, it stays claimed: see there. */
+		(void)spool_quarantine(sp, claimed, reason);
+		return n;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/tmp/.late.%s.%ld", sp->dir, sp->host,
+	    (long)sp->pid);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(fp, "%d\n", n);
+	if (fclose(fp) == EOF || rename(tmp, path) == -1) {
+		(void)unlink(tmp);
+		return -1;
+	}
+	log_warnx("%s: %s; try %d of %d, given back", name, why, n, max);
+	if (spool_release(sp, claimed) == -1)
+		return -1;
+	return n;
+}
+
 /* Put a claimed file back in incoming/, for this or another loader. */
 int
 spool_release(struct spool *sp, const char *claimed)
@@ -294,10 +353,11 @@ spool_finish(struct spool *sp, const char *claimed, int keep)
 {
 	char	name[NAME_MAX + 1], to[PATH_MAX + 300];
 
+	if (claimed_name(claimed, name, sizeof(name)) == -1)
+		return keep ? -1 : unlink(claimed);
+	late_forget(sp, name);
 	if (!keep)
 		return unlink(claimed);
-	if (claimed_name(claimed, name, sizeof(name)) == -1)
-		return -1;
 	snprintf(to, sizeof(to), "%s/done/%s", sp->dir, name);
 	return rename(claimed, to);
 }
@@ -352,6 +412,7 @@ spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
 	fclose(fp);
 	if (rename(tmp, rs) == -1 || rename(claimed, to) == -1)
 		return -1;
+	late_forget(sp, name);
 	sp->quarantined++;
 	log_warnx("%s: quarantined: %s", name, reason);
 	return 0;

@@ -197,12 +197,23 @@ batch_open(const char *path, int seconds, char *reason, size_t rlen)
 }
 
 /*
+ * Did the last call on db stop at batch_open's deadline?  Then nothing
+ * is known of the batch: running out of time is the server's state
+ * (load, a slow disk), not the file's fault.
+ */
+static int
+timed_out(sqlite3 *db)
+{
+	return db != NULL && sqlite3_errcode(db) == SQLITE_INTERRUPT;
+}
+
+/*
  * What the receiver must know of an upload before it answers: is the
  * file a batch named id, of client or of no client (flowd not told its
  * id: the uploader names it)?  The loader validates all of it later.
  * The file is opened as the loader opens it, and meta must be a table:
- * nothing of the file's own SQL runs, and no query runs past `seconds`.
- * why says what was wrong, in one line.
+ * nothing of the file's own SQL runs, and no query runs past `seconds`
+ * (META_LATE).  why says what was wrong, in one line.
  */
 enum meta_check
 batch_meta(const char *path, int seconds, const char *id,
@@ -255,6 +266,11 @@ batch_meta(const char *path, int seconds, const char *id,
 	else
 		snprintf(why, wlen, "meta has no batch_id");
 out:
+	/* Our time ran out, not the client's: ask it to come back. */
+	if (ret == META_BAD && timed_out(db)) {
+		ret = META_LATE;
+		refuse(why, wlen, "meta not read within %d s", seconds);
+	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return ret;
@@ -1155,9 +1171,10 @@ batch_close(struct batch *b)
 
 /*
  * Accept or refuse the batch at path, uploaded by uploader (NULL: the
- * client its meta names), in at most `seconds`.  On acceptance b holds
- * the open database and what load.c needs; on refusal reason says why,
- * and b is closed.
+ * client its meta names), in at most `seconds`.  0: accepted, and b
+ * holds the open database and what load.c needs.  -1: refused, reason
+ * says why.  VALIDATE_LATE: the time ran out first, which says nothing
+ * of the batch; reason says so.  Unless accepted, b is closed.
  */
 int
 validate_batch(struct batch *b, const char *path, const char *uploader,
@@ -1165,6 +1182,7 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
 {
 	int64_t	 uv = 0, want_flows, want_packets;
 	uint64_t t0 = mono_us(), t1, t2, t3, t4;
+	char	 was[REASON_MAX];
 
 	memset(b, 0, offsetof(struct batch, meta_json));
 	b->meta_json[0] = '\0';
@@ -1215,6 +1233,13 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
 		    (t4 - t3) / 1000);
 	return 0;
 bad:
+	if (timed_out(b->db)) {
+		snprintf(was, sizeof(was), "%s", reason);
+		refuse(reason, rlen, "validation ran out of time (%d s): %s",
+		    seconds, was);
+		batch_close(b);
+		return VALIDATE_LATE;
+	}
 	if (!quiet)
 		log_debug("%s: refused: %s", path, reason);
 	batch_close(b);

@@ -4,7 +4,8 @@
  * goes back when its loader is gone (its pid free, or another process's
  * that started after the claim), never while it lives, however long its
  * load takes; another host's, whose loader cannot be asked, once it is
- * older than the stale time.
+ * older than the stale time.  And spool_late(): a batch whose validation
+ * ran out of time is given back, counted, until the bound quarantines it.
  */
 
 #include <sys/stat.h>
@@ -171,10 +172,85 @@ test_recover(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Is there a file sub/name in the spool? */
+static int
+exists(const char *sub, const char *name)
+{
+	char		path[512];
+	struct stat	st;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+	return stat(path, &st) == 0;
+}
+
+/*
+ * A batch whose validation runs out of time goes back to incoming/,
+ * counted, twice; the third time it is quarantined with a reason that
+ * says so.  A batch loaded after a late try leaves no count behind.
+ */
+static void
+test_late(void **state)
+{
+	struct spool	*sp;
+	char		 err[256], path[512], name[256], cmd[128], line[512];
+	FILE		*fp;
+	int		 i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vbs-spool-test.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof(err)));
+	snprintf(path, sizeof(path), "%s/incoming/c.slow", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+
+	for (i = 1; i <= 3; i++) {
+		assert_int_equal(spool_claim(sp, path, sizeof(path), name,
+		    sizeof(name)), 1);
+		assert_string_equal(name, "c.slow");
+		assert_int_equal(spool_late(sp, path, "integrity: "
+		    "interrupted", 3), i);
+		if (i < 3) {
+			assert_true(waiting("slow"));
+			assert_true(exists("incoming", ".c.slow.late"));
+		}
+	}
+	assert_false(waiting("slow"));
+	assert_false(exists("incoming", ".c.slow.late"));
+	assert_true(exists("quarantine", "c.slow"));
+	snprintf(path, sizeof(path), "%s/quarantine/c.slow.reason", dir);
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	print_message("reason: %s", line);
+	assert_non_null(strstr(line, "ran out of time 3 times"));
+	assert_int_equal(spool_quarantined(sp), 1);
+
+	/* Late once, then loaded: its count goes with it. */
+	snprintf(path, sizeof(path), "%s/incoming/c.once", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+	assert_int_equal(spool_claim(sp, path, sizeof(path), name,
+	    sizeof(name)), 1);
+	assert_int_equal(spool_late(sp, path, "interrupted", 3), 1);
+	assert_true(exists("incoming", ".c.once.late"));
+	assert_int_equal(spool_claim(sp, path, sizeof(path), name,
+	    sizeof(name)), 1);
+	assert_int_equal(spool_finish(sp, path, 0), 0);
+	assert_false(exists("incoming", ".c.once.late"));
+	assert_int_equal(spool_claim(sp, path, sizeof(path), name,
+	    sizeof(name)), 0);
+
+	spool_free(sp);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_late),
 		cmocka_unit_test(test_recover),
 	};
 
