@@ -7,7 +7,8 @@
  *
  *   PUT /v1/batches/ID	a batch, authenticated with HTTP Basic (client
  *			id, secret); X-VBS-SHA256 is the batch's hash;
- *			Content-Encoding: zstd optional
+ *			Content-Encoding: zstd optional, its window at
+ *			most BATCH_ZSTD_WINDOW_LOG
  *   POST /v1/enroll	Authorization: Bearer TOKEN; answers the new
  *			client's id and secret as JSON
  *
@@ -63,6 +64,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "proto.h"
 #include "ingestd.h"
@@ -545,9 +547,16 @@ put_begin(struct rcv *r, struct MHD_Connection *c, const char *id,
 	if ((q->md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(q->md, EVP_sha256(), NULL) != 1)
 		goto fail;
+	/*
+	 * zstd would take a window of up to 128 MB a connection, asked
+	 * for by a few bytes of frame header; shipd never sends more than
+	 * BATCH_ZSTD_WINDOW_LOG.
+	 */
 	if (enc != NULL && strcmp(enc, "zstd") == 0 &&
 	    ((q->zd = ZSTD_createDStream()) == NULL ||
-	    ZSTD_isError(ZSTD_initDStream(q->zd))))
+	    ZSTD_isError(ZSTD_initDStream(q->zd)) ||
+	    ZSTD_isError(ZSTD_DCtx_setParameter(q->zd, ZSTD_d_windowLogMax,
+	    BATCH_ZSTD_WINDOW_LOG))))
 		goto fail;
 	if ((q->fd = tmp_create(r->tmpfd, q->client, q->id, q->tmpname,
 	    sizeof(q->tmpname))) == -1) {
@@ -622,6 +631,14 @@ put_data(struct rcv *r, struct req *q, const char *data, size_t n)
 		ob.size = sizeof(out);
 		ob.pos = 0;
 		q->zlast = ZSTD_decompressStream(q->zd, &ob, &in);
+		if (ZSTD_getErrorCode(q->zlast) ==
+		    ZSTD_error_frameParameter_windowTooLarge) {
+			q->status = HTTP_TOO_LARGE;
+			snprintf(q->why, sizeof(q->why), "zstd window too "
+			    "large: the limit is %u bytes (windowLog %d)",
+			    1U << BATCH_ZSTD_WINDOW_LOG, BATCH_ZSTD_WINDOW_LOG);
+			return;
+		}
 		if (ZSTD_isError(q->zlast)) {
 			q->status = MHD_HTTP_BAD_REQUEST;
 			snprintf(q->why, sizeof(q->why), "bad zstd body: %s",

@@ -327,6 +327,13 @@ uint64_t proc_stat(pid_t, char *, size_t, char *);
 /* batch.c: the SQLite batch schema (proto/batch.sql, compiled in) */
 #define BATCH_SCHEMA_VERSION	1
 const char *batch_schema(void);
+/*
+ * The largest zstd window of an upload, log2: shipd compresses with at
+ * most this (2 MB, what level 3 picks for any batch over 2 MB), and
+ * ingestd refuses a frame that asks a bigger one, which it would have
+ * to hold in memory for each connection.
+ */
+#define BATCH_ZSTD_WINDOW_LOG	21
 
 /*
  * config.c: vbs.conf, INI with a section per process.  Every key has

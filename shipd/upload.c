@@ -208,12 +208,15 @@ sha256_hex(const uint8_t *p, size_t len, char out[65])
 
 /*
  * The body to send: the batch, or its zstd form when that is at least
- * a tenth smaller (below that the CPU is not worth the bytes).
+ * a tenth smaller (below that the CPU is not worth the bytes).  Its
+ * window is at most what ingestd takes (BATCH_ZSTD_WINDOW_LOG), whatever
+ * the level.
  */
 static uint8_t *
 maybe_compress(struct uploader *u, const uint8_t *p, size_t len,
     size_t *outlen)
 {
+	ZSTD_CCtx *cc;
 	uint8_t	*z;
 	size_t	 bound, n;
 
@@ -222,7 +225,17 @@ maybe_compress(struct uploader *u, const uint8_t *p, size_t len,
 	bound = ZSTD_compressBound(len);
 	if ((z = malloc(bound)) == NULL)
 		return NULL;
-	n = ZSTD_compress(z, bound, p, len, ZSTD_LEVEL);
+	if ((cc = ZSTD_createCCtx()) == NULL) {
+		free(z);
+		return NULL;
+	}
+	n = ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	if (!ZSTD_isError(n))
+		n = ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog,
+		    BATCH_ZSTD_WINDOW_LOG);
+	if (!ZSTD_isError(n))
+		n = ZSTD_compress2(cc, z, bound, p, len);
+	ZSTD_freeCCtx(cc);
 	if (ZSTD_isError(n) || n > len - len / 10) {
 		free(z);
 		return NULL;
