@@ -25,8 +25,9 @@
  * 403), and it is fsynced, is it renamed into spool/incoming as
  * CLIENT.ID, the directory fsynced, and 201 sent.  A connection that
  * does not send its headers within `timeout`, or whose body then
- * averages less than `min_rate`, is closed by a watchdog thread; an
- * idle one by libmicrohttpd.  MySQL and the batch file are given a few
+ * averages less than `min_rate`, is closed by a watchdog thread, as is,
+ * near CONN_LIMIT, one with no request going for SHED_US; an idle one
+ * by libmicrohttpd.  MySQL and the batch file are given a few
  * seconds each (DB_SECONDS, META_SECONDS), so that every request is
  * answered; past them the answer is 503 with Retry-After, and nothing
  * of the upload is kept.
@@ -76,6 +77,13 @@
 #define WATCH_TICK_US	200000
 #define CONN_LIMIT	512
 #define CONN_PER_IP	64
+/*
+ * With fewer than CONN_SPARE slots free, a connection with no request
+ * going (a TLS handshake, headers, or idle) for SHED_US is closed: else
+ * connections that never send a byte hold every slot for `timeout`.
+ */
+#define CONN_SPARE	CONN_PER_IP
+#define SHED_US		(2ULL * 1000000)
 #define ZBUF		(64 * 1024)
 #define MSG_MAX		512
 #define META_SECONDS	2		/* to read an upload's meta */
@@ -90,6 +98,7 @@ struct conn_watch {
 	int		 fd;
 	uint64_t	 since;		/* mono_us: connection or request start */
 	uint64_t	 bytes;		/* body bytes of the current request */
+	int		 in_request;	/* its headers are in */
 	int		 in_body;
 	int		 killed;
 };
@@ -110,9 +119,10 @@ struct rcv {
 	MYSQL		*my;
 	pthread_mutex_t	 lock;		/* conns, rates, counters */
 	struct conn_watch *conns;
+	unsigned int	 nconns;
 	struct rate_slot *rates;
 	volatile int	 stopping;
-	uint64_t	 stored, dups, refused, slow;
+	uint64_t	 stored, dups, refused, slow, shed;
 };
 
 enum req_kind { REQ_PUT = 1, REQ_ENROLL = 2 };
@@ -769,11 +779,17 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct rcv	*r = cls;
 	struct req	*q = *req_cls;
+	struct conn_watch *cw;
 	enum MHD_Result	 ret = MHD_NO;
 	const char	*id;
 
 	(void)version;
 	if (q == NULL) {
+		if ((cw = conn_of(c)) != NULL) {
+			pthread_mutex_lock(&r->lock);
+			cw->in_request = 1;
+			pthread_mutex_unlock(&r->lock);
+		}
 		/*
 		 * libmicrohttpd reads a chunked body to its end whatever
 		 * Content-Length says: only a body it cuts at that length
@@ -843,6 +859,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (cw != NULL) {
 		pthread_mutex_lock(&r->lock);
 		cw->since = mono_us();
+		cw->in_request = 0;
 		cw->in_body = 0;
 		cw->bytes = 0;
 		pthread_mutex_unlock(&r->lock);
@@ -869,6 +886,7 @@ on_connection(void *cls, struct MHD_Connection *c, void **sock_ctx,
 		if (r->conns != NULL)
 			r->conns->prev = cw;
 		r->conns = cw;
+		r->nconns++;
 		pthread_mutex_unlock(&r->lock);
 		*sock_ctx = cw;
 		return;
@@ -882,6 +900,7 @@ on_connection(void *cls, struct MHD_Connection *c, void **sock_ctx,
 		r->conns = cw->next;
 	if (cw->next != NULL)
 		cw->next->prev = cw->prev;
+	r->nconns--;
 	pthread_mutex_unlock(&r->lock);
 	free(cw);
 	*sock_ctx = NULL;
@@ -920,7 +939,10 @@ tmp_sweep(struct rcv *r)
  * and a client sending a byte a second is never idle.  So a connection
  * whose request has not got its headers in within timeout, or whose
  * body averages less than min_rate after that, is shut down; its
- * thread then sees the end of the stream and cleans up.
+ * thread then sees the end of the stream and cleans up.  Near the
+ * connection limit, one with no request going is shut down after
+ * SHED_US: a client that is not slow to start has nothing to fear, and
+ * bare connections must come over 100 times faster to hold every slot.
  */
 static void *
 watchdog(void *arg)
@@ -928,13 +950,23 @@ watchdog(void *arg)
 	struct rcv		*r = arg;
 	struct conn_watch	*cw;
 	uint64_t		 now, age, last_sweep = 0;
+	unsigned int		 shed, n;
 
 	while (!r->stopping) {
 		usleep(WATCH_TICK_US);
 		now = mono_us();
+		shed = 0;
 		pthread_mutex_lock(&r->lock);
+		n = r->nconns;
 		for (cw = r->conns; cw != NULL; cw = cw->next) {
 			age = now - cw->since;
+			if (!cw->killed && !cw->in_request && age > SHED_US &&
+			    n + CONN_SPARE > CONN_LIMIT) {
+				cw->killed = 1;
+				shed++;
+				(void)shutdown(cw->fd, SHUT_RDWR);
+				continue;
+			}
 			if (cw->killed || age <= r->timeout_us)
 				continue;
 			if (cw->in_body &&
@@ -946,7 +978,12 @@ watchdog(void *arg)
 			    "in %" PRIu64 " ms", cw->bytes, age / 1000);
 			(void)shutdown(cw->fd, SHUT_RDWR);
 		}
+		r->shed += shed;
 		pthread_mutex_unlock(&r->lock);
+		if (shed > 0)
+			log_info("%u connections of %d: closed %u with no "
+			    "request for %llu s", n, CONN_LIMIT, shed,
+			    SHED_US / 1000000);
 		if (now - last_sweep > 600ULL * 1000000) {
 			tmp_sweep(r);
 			last_sweep = now;
@@ -1124,8 +1161,9 @@ receive_run(const struct receive_opts *o)
 	MHD_stop_daemon(d);
 	pthread_join(wd, NULL);
 	log_info("receiver: stopping: %" PRIu64 " stored, %" PRIu64
-	    " duplicates, %" PRIu64 " refused, %" PRIu64 " slow closed",
-	    r.stored, r.dups, r.refused, r.slow);
+	    " duplicates, %" PRIu64 " refused, %" PRIu64 " slow closed, %"
+	    PRIu64 " closed near the limit", r.stored, r.dups, r.refused,
+	    r.slow, r.shed);
 	if (r.my != NULL)
 		mysql_close(r.my);
 	conf_free(conf);
