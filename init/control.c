@@ -129,7 +129,7 @@ static void
 do_status(struct vbsd *v, int fd)
 {
 	uint64_t	now = now_us();
-	char		reason[256];
+	char		reason[384];
 	int		i;
 
 	for (i = 0; i < ST__MAX; i++) {

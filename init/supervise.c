@@ -4,8 +4,10 @@
  * inherited descriptors and a pipe on which it writes "ready" when it is
  * up; a stage that dies is restarted at least restart_min apart, backing
  * off exponentially to restart_max, and its deaths are tallied.  A stage
- * that exits with EXIT_CONFIG is not restarted: its configuration must be
- * fixed first.  Runs in vbsd, as root; trusts only its own children's
+ * that closes its pipe without "ready", or says nothing for start_timeout,
+ * has failed to start: it is stopped and its exit counted as a death.  A
+ * stage that exits with EXIT_CONFIG is not restarted: its configuration
+ * must be fixed first.  Runs in vbsd, as root; trusts only its own children's
  * exit statuses and readiness pipes.
  */
 
@@ -268,6 +270,23 @@ stage_restart(struct vbsd *v, enum stage_id id)
 	stage_tick(v);
 }
 
+/*
+ * A start that failed while its process lives on: it closed its
+ * readiness pipe without "ready", or stayed silent for start_timeout.
+ * It is stopped, and stage_reaped counts its exit as a death, so that it
+ * is restarted with the usual backoff and the stages after it no longer
+ * wait for it (deps_ready).
+ */
+static void
+stage_start_failed(struct vbsd *v, enum stage_id id, const char *why)
+{
+	struct stage	*s = &v->st[id];
+
+	snprintf(s->fail_why, sizeof(s->fail_why), "%s", why);
+	log_warnx("%s: %s", s->name, why);
+	stage_term(v, s);
+}
+
 static void
 describe_exit(int status, char *buf, size_t len)
 {
@@ -288,14 +307,22 @@ stage_reaped(struct vbsd *v, pid_t pid, int status)
 {
 	struct stage	*s = NULL;
 	uint64_t	 now = mono_us(), ran_ms, min, max;
-	int		 i;
+	char		 why[96];
+	int		 i, failed_start;
 
 	for (i = 0; i < ST__MAX; i++)
 		if (v->st[i].pid == pid)
 			s = &v->st[i];
 	if (s == NULL)
 		return;
-	describe_exit(status, s->last_exit, sizeof(s->last_exit));
+	describe_exit(status, why, sizeof(why));
+	if (s->fail_why[0] != '\0')
+		snprintf(s->last_exit, sizeof(s->last_exit), "%s, then %s",
+		    s->fail_why, why);
+	else
+		snprintf(s->last_exit, sizeof(s->last_exit), "%s", why);
+	failed_start = s->fail_why[0] != '\0';
+	s->fail_why[0] = '\0';
 	s->pid = 0;
 	if (s->ready_fd != -1) {
 		close(s->ready_fd);
@@ -326,8 +353,11 @@ stage_reaped(struct vbsd *v, pid_t pid, int status)
 		    s->name);
 		return;
 	}
-	/* A stage that ran for a while starts over at the shortest delay. */
-	if (ran_ms > max)
+	/*
+	 * A stage that ran for a while starts over at the shortest delay;
+	 * one that never got as far as ready did not run.
+	 */
+	if (ran_ms > max && !failed_start)
 		s->backoff_ms = min;
 	s->state = SS_WAITING;
 	s->next_start = now + s->backoff_ms * 1000;
@@ -368,9 +398,20 @@ stage_ready_input(struct vbsd *v, enum stage_id id)
 		}
 		return;
 	}
-	/* EOF or error: the stage closed it; its exit will tell. */
+	/* EOF or error: the stage closed it. */
 	close(s->ready_fd);
 	s->ready_fd = -1;
+	if (s->state == SS_STARTING)
+		stage_start_failed(v, id, "closed its readiness pipe without "
+		    "a ready line");
+}
+
+/* When a stage that is starting must have said ready, mono_us(). */
+static uint64_t
+start_deadline(struct vbsd *v, const struct stage *s)
+{
+	return s->started_us + (uint64_t)conf_int(v->conf, "vbsd",
+	    "start_timeout") * 1000;
 }
 
 /*
@@ -425,6 +466,15 @@ stage_tick(struct vbsd *v)
 			kill(s->pid, SIGKILL);
 			s->stop_deadline = UINT64_MAX;
 		}
+		if (s->state == SS_STARTING && s->pid > 0 &&
+		    now >= start_deadline(v, s)) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "not ready %lld s after "
+			    "its start", conf_int(v->conf, "vbsd",
+			    "start_timeout") / 1000);
+			stage_start_failed(v, (enum stage_id)i, why);
+		}
 		if (stage_may_start(v, (enum stage_id)i) &&
 		    now >= s->next_start)
 			stage_start(v, (enum stage_id)i);
@@ -453,6 +503,9 @@ stage_next_timer(struct vbsd *v)
 		if (s->state == SS_STOPPING && s->pid > 0 &&
 		    s->stop_deadline < next)
 			next = s->stop_deadline;
+		if (s->state == SS_STARTING && s->pid > 0 &&
+		    start_deadline(v, s) < next)
+			next = start_deadline(v, s);
 	}
 	if (next == UINT64_MAX)
 		return UINT64_MAX;

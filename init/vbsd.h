@@ -44,7 +44,8 @@ struct stage {
 	uint64_t	 backoff_ms;
 	unsigned	 restarts;	/* deaths so far: the tally */
 	int		 asked_restart;	/* vbsctl restart: not a death */
-	char		 last_exit[128];
+	char		 last_exit[192];
+	char		 fail_why[64];	/* a failed start, for last_exit */
 };
 
 struct vbsd {

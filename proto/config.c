@@ -77,6 +77,8 @@ static const struct conf_key keys[] = {
 	    "longest delay between restarts as they back off"),
 	K_DUR("vbsd", "stop_grace", 0, 10 * MIN, "5s",
 	    "time between SIGTERM and SIGKILL when stopping a stage"),
+	K_DUR("vbsd", "start_timeout", 1 * SEC, HOUR, "60s",
+	    "time a starting stage has to say ready before it is stopped"),
 	K_STR("vbsd", "stages", "flowd sockd capd shipd",
 	    "the stages vbsd runs, started in this order"),
 
