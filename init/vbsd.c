@@ -4,11 +4,12 @@
  * capd and flowd and between sockd and flowd and keeps its own copies
  * (so a restarted flowd finds what the producers wrote meanwhile), starts
  * the stages, restarts the ones that die, and obeys vbsctl.  One poll
- * loop over a self-pipe for signals, the control socket and the stages'
- * readiness pipes; no threads.  SIGHUP or "vbsctl reload" read vbs.conf
- * again (reload.c).  SIGTERM or "vbsctl shutdown" stop the stages in
- * order: capd and sockd, then flowd (which writes every open flow), then
- * shipd (one last upload), then vbsd.
+ * loop over a self-pipe for signals, the control socket and its clients
+ * (control.c: none may make the loop wait) and the stages' readiness
+ * pipes; no threads.  SIGHUP or "vbsctl reload" read vbs.conf again
+ * (reload.c).  SIGTERM or "vbsctl shutdown" stop the stages in order:
+ * capd and sockd, then flowd (which writes every open flow), then shipd
+ * (one last upload), then vbsd.
  */
 
 #include <sys/types.h>
@@ -145,17 +146,18 @@ handle_signals(struct vbsd *v)
 static void
 loop(struct vbsd *v, int ctl)
 {
-	struct pollfd	pfd[2 + ST__MAX];
+	struct pollfd	pfd[2 + ST__MAX + CONTROL_CLIENTS];
 	int		map[2 + ST__MAX];
 	pid_t		pidof[2 + ST__MAX];
-	int		n, i, timeout;
-	uint64_t	t;
+	int		n, nc, i, timeout;
+	uint64_t	t, tc;
 
 	for (;;) {
 		stage_tick(v);
 		shutdown_step(v);
 		if (v->shutting_down && stages_all_down(v))
 			return;
+		tc = control_tick();
 		n = 0;
 		pfd[n].fd = sigpipe_fds[0];
 		pfd[n].events = POLLIN;
@@ -171,9 +173,13 @@ loop(struct vbsd *v, int ctl)
 			pidof[n] = v->st[i].pid;
 			map[n++] = i;
 		}
+		/* The control clients last, past the end of map. */
+		nc = control_pollfds(pfd + n);
 		t = stage_next_timer(v);
+		if (tc < t)
+			t = tc;
 		timeout = t == UINT64_MAX ? -1 : t > 60000 ? 60000 : (int)t;
-		if (poll(pfd, (nfds_t)n, timeout) == -1) {
+		if (poll(pfd, (nfds_t)(n + nc), timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -193,6 +199,7 @@ loop(struct vbsd *v, int ctl)
 			    v->st[map[i]].ready_fd == pfd[i].fd)
 				stage_ready_input(v, (enum stage_id)map[i]);
 		}
+		control_events(v, pfd + n, nc);
 	}
 }
 

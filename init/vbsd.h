@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <poll.h>
 #include <stdint.h>
 
 #include "proto.h"
@@ -79,9 +80,12 @@ int	 vbsd_make_dirs(const struct vbs_conf *, char *, size_t);
 int	 vbsd_stage_listed(const struct vbs_conf *, const char *);
 int	 vbsd_reload(struct vbsd *, char *, size_t);
 
+#define CONTROL_CLIENTS	8	/* control connections served at once */
 int	 control_listen(struct vbsd *);
 void	 control_accept(struct vbsd *, int);
-void	 control_input(struct vbsd *, int);
+int	 control_pollfds(struct pollfd *);
+void	 control_events(struct vbsd *, const struct pollfd *, int);
+uint64_t control_tick(void);
 
 /* enroll.c (vbsctl) */
 int	 cmd_enroll(int, char **);
