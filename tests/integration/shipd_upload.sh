@@ -184,71 +184,9 @@ equal "nothing left waiting in the spool" "$(spool_left)" 0
 fx_shipd_stop
 
 # -- 5., 6.: a Python server on loopback that does one thing wrong, in
-# place of ingestd; it logs each PUT's path to $T/odd-puts.
-cat >"$T/odd.py" <<'EOF'
-import http.server, os, ssl, sys
-
-crt, key, portfile, log, mode = sys.argv[1:6]
-puts = 0
-
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def do_PUT(self):
-        global puts
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        puts += 1
-        with open(log, "a") as f:
-            f.write("PUT %s\n" % self.path)
-        if mode == "silent":
-            # Never answers: waits for the client to go.
-            self.rfile.read(1)
-            self.close_connection = True
-        elif mode == "twice" and puts == 1:
-            # Two answers in one write: the second answers nothing.
-            r = b"HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nstored"
-            self.wfile.write(r + r)
-        else:
-            self.send_response(503)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(crt, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-with open(portfile + ".tmp", "w") as f:
-    f.write("%d\n" % srv.server_address[1])
-os.rename(portfile + ".tmp", portfile)
-srv.serve_forever()
-EOF
-# odd_start MODE: the server (ODD_PID), and URL set to it for shipd.
-odd_start() {
-	rm -f "$T/odd.port" "$T/odd-puts"
-	python3 "$T/odd.py" "$T/tls/server.crt" "$T/tls/server.key" \
-	    "$T/odd.port" "$T/odd-puts" "$1" 2>>"$T/odd.log" &
-	ODD_PID=$!
-	wait_for 10 test -s "$T/odd.port" || return 1
-	URL=https://127.0.0.1:$(cat "$T/odd.port")
-}
-odd_stop() { kill "$ODD_PID" 2>/dev/null; wait "$ODD_PID" 2>/dev/null; }
-puts_seen() { [ "$(grep -c '^PUT' "$T/odd-puts" 2>/dev/null)" -ge "$1" ]; }
-# odd_outbox DIR ID...: batches of junk (the server does not look at
-# them), oldest first by name.
-odd_outbox() {
-	_d=$1; shift
-	mkdir -p "$_d"
-	for _i in "$@"; do
-		head -c 3000 /dev/urandom >"$_d/$_i.sqlite"
-		touch -d @1700000000 "$_d/$_i.sqlite"
-	done
-}
-outbox_ids() { ls "$1" | sed -n 's/\.sqlite$//p' | tr '\n' ' '; }
-printf 'client_id = odd\nsecret = %064d\n' 0 >"$T/odd.cred"
-chmod 600 "$T/odd.cred"
+# place of ingestd (shipd_odd.inc).
+. "$TOP/tests/integration/shipd_odd.inc"
+odd_cred
 URL_SERVE=$URL
 
 # -- 5. two answers to one PUT, then 503 to every PUT: a1 goes, b2 and
