@@ -19,6 +19,10 @@
  * may last CONNECT_S + timeout + one second per KB of body (libcurl's
  * low-speed limit, which shipd used, was 1 KB/s over 60 s).  A caller
  * may also end every wait at once with a flag (https_set_stop()).
+ *
+ * A request above EXPECT_MIN goes with Expect: 100-continue; if the
+ * server answers 417, it is sent once more without (RFC 9110, 10.1.1),
+ * and whatever comes then is the answer.
  */
 
 #include <sys/socket.h>
@@ -541,18 +545,19 @@ read_chunked(struct https *h, struct https_reply *r, size_t *total)
 }
 
 /*
- * Send the request and read its reply.  *keep says whether the
- * connection may carry the next one.
+ * Send the request (with Expect: 100-continue when expect is set) and
+ * read its reply.  *keep says whether the connection may carry the next
+ * one.
  */
 static int
 exchange(struct https *h, const char *method, const char *path,
-    const char *hdrs, const void *body, size_t len, struct https_reply *r,
-    int *keep)
+    const char *hdrs, const void *body, size_t len, int expect,
+    struct https_reply *r, int *keep)
 {
 	struct https_head hd;
 	char		*head;
 	size_t		 hlen, total = 0;
-	int		 expect = len > EXPECT_MIN, send_body = 1, n, rc;
+	int		 send_body = 1, n, rc;
 
 	*keep = 0;
 	memset(&hd, 0, sizeof(hd));
@@ -612,16 +617,23 @@ exchange(struct https *h, const char *method, const char *path,
 	return rc;
 }
 
+/* A request with len bytes of body has until then, in all. */
+static void
+request_deadline(struct https *h, size_t len)
+{
+	h->deadline = now_ms() + ((int64_t)CONNECT_S + h->timeout +
+	    (int64_t)(len / LOW_SPEED)) * 1000;
+}
+
 int
 https_request(struct https *h, const char *method, const char *path,
     const char *hdrs, const void *body, size_t len, struct https_reply *r,
     char *err, size_t errlen)
 {
-	int	attempt, reused, keep = 0;
+	int	attempt, reused, keep = 0, expect = len > EXPECT_MIN;
 
 	memset(r, 0, sizeof(*r));
-	h->deadline = now_ms() + ((int64_t)CONNECT_S + h->timeout +
-	    (int64_t)(len / LOW_SPEED)) * 1000;
+	request_deadline(h, len);
 	for (attempt = 0; attempt < 2; attempt++) {
 		reused = h->ssl != NULL;
 		if (reused && !conn_idle(h)) {
@@ -631,11 +643,18 @@ https_request(struct https *h, const char *method, const char *path,
 		if (h->ssl == NULL && conn_open(h) == -1)
 			break;
 		h->got = 0;
-		if (exchange(h, method, path, hdrs, body, len, r,
+		if (exchange(h, method, path, hdrs, body, len, expect, r,
 		    &keep) == 0) {
 			if (!keep)
 				conn_close(h);
-			return 0;
+			if (r->status != 417 || !expect)
+				return 0;
+			/* The same request once more, without Expect. */
+			expect = 0;
+			memset(r, 0, sizeof(*r));
+			request_deadline(h, len);
+			attempt = -1;
+			continue;
 		}
 		conn_close(h);
 		/* A kept connection the server closed meanwhile: anew. */

@@ -77,7 +77,7 @@ enum up_result {
 	UP_OK = 0,		/* 2xx: stored on the server */
 	UP_RETRY = 1,		/* network, 5xx, 408, 429: try again */
 	UP_AUTH = 2,		/* 401/403: credentials; keep everything */
-	UP_REJECT = 3		/* 4xx about this batch: set it aside */
+	UP_REJECT = 3		/* 4xx about this request: set it aside */
 };
 
 /* outbox.c */

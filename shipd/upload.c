@@ -15,7 +15,8 @@
  *   Expect: 100-continue only above 1 MB (as libcurl does), so that
  *	a refusal of a large body (credentials, a batch the server has,
  *	over its limit) costs no body; below it the round trip it adds
- *	cost more than the rare body sent in vain (measured: bench).
+ *	cost more than the rare body sent in vain (measured: bench).  A
+ *	server that answers it 417 gets the request again without.
  * One connection is kept, so the TLS connection is reused.
  */
 
@@ -321,6 +322,13 @@ upload_batch(struct uploader *u, const char *id, const uint8_t *p,
 	case 413:
 	case 414:
 	case 422:
+		res = UP_REJECT;
+		break;
+	case 417:
+		/*
+		 * https.c has sent it again without Expect already: a 417
+		 * now refuses the request itself.  Set aside, not deleted.
+		 */
 		res = UP_REJECT;
 		break;
 	default:

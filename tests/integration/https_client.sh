@@ -4,7 +4,7 @@
 # against a Python TLS server on loopback that answers in the ways a
 # server may: a length, chunks, a body up to the close, a kept
 # connection the server drops, a refusal before the body of an
-# Expect: 100-continue, no answer at all, a reply too long or
+# Expect: 100-continue, a 417 to it, no answer at all, a reply too long or
 # malformed or with bytes past its end.  And who it trusts: the CA and
 # the host name, the pin, both, or neither.
 
@@ -42,6 +42,7 @@ import http.server, socket, ssl, sys
 
 crt, key, portfile, host = sys.argv[1:5]
 conns = 0
+n417 = 0
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -74,6 +75,14 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.path == "/nocontinue":
             # No 100 Continue: the body is read all the same.
             return True
+        if self.path in ("/expect417", "/always417"):
+            # The expectation refused, before the body.
+            global n417
+            n417 += 1
+            self.send_response_only(417)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
         return super().handle_expect_100()
 
     def reply(self, code, body, *hdrs):
@@ -91,12 +100,17 @@ class H(http.server.BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
-        global conns
+        global conns, n417
         n = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(n)
         p = self.path
-        if p == "/len" or p == "/nocontinue":
+        if p in ("/len", "/nocontinue", "/expect417"):
             self.reply(200, b"got %d" % len(data))
+        elif p == "/always417":
+            n417 += 1
+            self.reply(417, b"no")
+        elif p == "/n417":
+            self.reply(200, b"%d" % n417)
         elif p == "/conns":
             self.reply(200, b"%d" % conns)
         elif p == "/zero":
@@ -227,6 +241,14 @@ expect "Expect: 100-continue: a refusal that keeps the connection, then a new on
 "^status 413 sent 0 len 9 cut 0 retry 0 body too large$
 ^status 200 sent 0 len 5 cut 0 retry 0 body got 0$" \
     "$("$C" -c "$CA" "$U" PUT:/toolarge:2000000 /len)"
+
+# RFC 9110, 10.1.1: a 417 to Expect: 100-continue: the same request
+# again without it, once.  A 417 to that is the answer.  3 417s in all.
+expect "Expect: 100-continue refused (417): sent again without, once" \
+"^status 200 sent 2000000 len 11 cut 0 retry 0 body got 2000000$
+^status 417 sent 2000000 len 2 cut 0 retry 0 body no$
+^status 200 sent 0 len 1 cut 0 retry 0 body 3$" \
+    "$("$C" -c "$CA" "$U" PUT:/expect417:2000000 PUT:/always417:2000000 /n417)"
 
 # A server that sends no 100 Continue gets the body after the 1 s wait
 # for it, even though TLS 1.3 session tickets came within that wait.

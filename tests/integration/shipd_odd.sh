@@ -1,0 +1,81 @@
+#!/bin/sh
+# tests/integration/shipd_odd.sh: shipd against a server on loopback
+# that does one thing wrong (shipd_odd.py), with no MariaDB.
+#   1. 417 to Expect: 100-continue: the same PUT again without it, once,
+#      and the batch goes.
+#   2. 417 to every request, with Expect or without: each batch asked
+#      once (twice for the one sent with Expect), then set aside in
+#      .rejected, not deleted, and not asked again.
+
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/integration/shipd_fixture.inc"
+. "$TOP/tests/integration/shipd_odd.inc"
+
+need_root "shipd odd server"
+tls_available || { skip "shipd odd server" "no openssl"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { skip "shipd odd server" "no python3"; exit 0; }
+[ -x "$BIN/shipd" ] || { not_ok "shipd built"; exit 1; }
+ensure_users || { not_ok "users"; exit 1; }
+
+T=$(tmpdir)
+chmod 755 "$T"
+cleanup() {
+	[ -n "$SHIPD_PID" ] && kill -9 "$SHIPD_PID" 2>/dev/null
+	odd_stop
+	[ -n "${KEEP:-}" ] && echo "# kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+tls_make "$T/tls" || { not_ok "test CA"; exit 1; }
+# fx_shipd_conf writes CONF first: nothing of ingestd's here.
+CONF=$T/empty.conf
+: >"$CONF"
+odd_cred
+
+# odd_shipd NAME OUTBOX: shipd on the odd server.
+odd_shipd() {
+	fx_shipd_conf odd "$2"
+	"$BIN/shipd" -d -v -f "$T/shipd-odd.conf" >>"$T/shipd-$1.log" 2>&1 &
+	SHIPD_PID=$!
+}
+rejected_ids() { ls "$1/.rejected" 2>/dev/null | sed -n 's/\.sqlite$//p' | tr '\n' ' '; }
+empty() { [ -z "$(outbox_ids "$1")" ]; }
+
+# -- 1. 417 to the expectation, 201 without it.  1.5 MB: above the
+# 1 MB from which shipd sends Expect: 100-continue.
+odd_start expect417 || not_ok "the odd server starts"
+OB=$T/outbox-e
+ODD_SIZE=1500000 odd_outbox "$OB" e1
+odd_shipd e "$OB"
+wait_for 15 empty "$OB"
+fx_shipd_stop
+odd_stop
+equal "417 to Expect: the batch sent again without it, and stored" \
+    "$(outbox_ids "$OB")" ""
+equal "417 to Expect: the requests the server saw" \
+    "$(tr '\n' ' ' <"$T/odd-puts")" "EXPECT /v1/batches/e1 PUT /v1/batches/e1 "
+
+# -- 2. 417 to everything: f2 (with Expect) and g3 (without) are set
+# aside, each after its one request (two for f2), and nothing more.
+odd_start 417 || not_ok "the odd server starts"
+OB=$T/outbox-f
+ODD_SIZE=1500000 odd_outbox "$OB" f2
+odd_outbox "$OB" g3
+touch -d @1700000001 "$OB/g3.sqlite"
+odd_shipd f "$OB"
+both_aside() { [ "$(rejected_ids "$OB")" = "f2 g3 " ]; }
+wait_for 15 both_aside
+fx_shipd_stop
+odd_stop
+equal "417 without Expect: both batches set aside, none deleted" \
+    "$(outbox_ids "$OB")|$(rejected_ids "$OB")" "|f2 g3 "
+equal "417 without Expect: each asked once more at most, then no more" \
+    "$(tr '\n' ' ' <"$T/odd-puts")" \
+    "EXPECT /v1/batches/f2 PUT /v1/batches/f2 PUT /v1/batches/g3 "
+check "417 without Expect: the log says the server refused it" \
+    grep -q "batch f2 refused by the server (HTTP 417)" "$T/shipd-f.log"
+check "417 without Expect: no retry planned" \
+    sh -c "! grep -q 'retry in' '$T/shipd-f.log'"
+
+check "shipd was never killed by its sandbox" \
+    sh -c "! grep -q -i 'bad system call' '$T'/shipd-*.log"
+exit 0
