@@ -48,6 +48,7 @@ pkglibs = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 PROGRAMS :=
 TOOLS :=
+TESTLIBS :=
 UNIT_TESTS :=
 FUZZERS :=
 MANPAGES :=
@@ -65,6 +66,7 @@ include tests/lab/module.mk
 BINS	:= $(addprefix $(O)/bin/,$(PROGRAMS))
 TOOLBINS := $(addprefix $(O)/bin/,$(TOOLS))
 TESTBINS := $(addprefix $(O)/tests/,$(UNIT_TESTS))
+TESTLIBBINS := $(addprefix $(O)/lib/,$(TESTLIBS))
 
 .PHONY: all check sanitize fuzz bench lab install uninstall clean deps run \
 	tests manlint golden-regen
@@ -73,7 +75,13 @@ TESTBINS := $(addprefix $(O)/tests/,$(UNIT_TESTS))
 all: $(BINS)
 
 # Test tools are built beside the programs but never installed.
-tests: $(BINS) $(TOOLBINS) $(TESTBINS)
+tests: $(BINS) $(TOOLBINS) $(TESTBINS) $(TESTLIBBINS)
+
+# Shims that tests load with LD_PRELOAD: no sanitizer, no proto.
+$(O)/lib/%.so: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(WERROR) $(OPT) -fPIC -shared $(CPPFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $< -ldl
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)

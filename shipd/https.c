@@ -18,7 +18,8 @@
  * than the caller's timeout fails the request, and the whole request
  * may last CONNECT_S + timeout + one second per KB of body (libcurl's
  * low-speed limit, which shipd used, was 1 KB/s over 60 s).  A caller
- * may also end every wait at once with a flag (https_set_stop()).
+ * may also end every wait at once with a flag (https_set_stop()); with
+ * the signal that sets it blocked but for the waits, none is missed.
  *
  * A request above EXPECT_MIN goes with Expect: 100-continue; if the
  * server answers 417, it is sent once more without (RFC 9110, 10.1.1),
@@ -66,6 +67,8 @@ struct https {
 	int		 got;		/* reply bytes came on this connection */
 	int		 timedout;	/* the last failed wait ran out */
 	volatile sig_atomic_t *stop;	/* the caller's: set, give up */
+	int		 masked;	/* wait under waitmask (ppoll) */
+	sigset_t	 waitmask;
 	char		*pins;		/* "sha256//B64;..." or NULL */
 	char		*base;		/* path of the URL, no trailing / */
 	char		 host[256];	/* no brackets */
@@ -116,12 +119,31 @@ wait_end(const struct https *h)
 
 /*
  * The caller wants every wait to end now.  A signal that comes between
- * this test and poll() is seen when that wait ends, not before.
+ * this test and the wait is seen at once only when the caller keeps it
+ * blocked but for the waits (https_set_stop's mask): see wait_fd().
  */
 static int
 stopping(const struct https *h)
 {
 	return h->stop != NULL && *h->stop != 0;
+}
+
+/*
+ * poll() for one descriptor, at most ms.  Under the caller's wait mask,
+ * ppoll(): its stop signal, blocked elsewhere, is let in only during
+ * the wait, so one sent after stopping() looked ends the wait (EINTR)
+ * instead of landing before it and going unseen until it times out.
+ */
+static int
+wait_fd(const struct https *h, struct pollfd *pfd, int64_t ms)
+{
+	struct timespec	ts;
+
+	if (!h->masked)
+		return poll(pfd, 1, (int)ms);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	return ppoll(pfd, 1, &ts, &h->waitmask);
 }
 
 /*
@@ -156,7 +178,7 @@ tls_wait(struct https *h, int ret, const char *what, int64_t until)
 			return -1;
 		}
 		if ((left = until - now_ms()) <= 0 ||
-		    (n = poll(&pfd, 1, (int)left)) == 0) {
+		    (n = wait_fd(h, &pfd, left)) == 0) {
 			snprintf(h->why, sizeof(h->why), "%s %s: timed out",
 			    what, h->host);
 			h->timedout = 1;
@@ -298,7 +320,7 @@ conn_open(struct https *h)
 			do {
 				left = until - now_ms();
 				r = left > 0 && !stopping(h) ?
-				    poll(&pfd, 1, (int)left) : 0;
+				    wait_fd(h, &pfd, left) : 0;
 			} while (r == -1 && errno == EINTR);
 			sl = sizeof(e);
 			if (stopping(h))
@@ -807,12 +829,19 @@ fail:
 
 /*
  * Once *stop is non-zero, any wait gives up and fails its request: the
- * caller's signal handler sets it to abandon a request under way.
+ * caller's signal handler sets it to abandon a request under way.  With
+ * waitmask, every wait is made under that signal mask (ppoll): a caller
+ * that blocks its stop signal except there sees it at once, wherever it
+ * lands.  NULL: plain poll(), as for a caller without such a signal.
  */
 void
-https_set_stop(struct https *h, volatile sig_atomic_t *stop)
+https_set_stop(struct https *h, volatile sig_atomic_t *stop,
+    const sigset_t *waitmask)
 {
 	h->stop = stop;
+	h->masked = waitmask != NULL;
+	if (waitmask != NULL)
+		h->waitmask = *waitmask;
 }
 
 void

@@ -40,7 +40,8 @@ struct https	*https_new(const char *, const char *, const char *,
 int		 https_request(struct https *, const char *, const char *,
 		    const char *, const void *, size_t,
 		    struct https_reply *, char *, size_t);
-void		 https_set_stop(struct https *, volatile sig_atomic_t *);
+void		 https_set_stop(struct https *, volatile sig_atomic_t *,
+		    const sigset_t *);
 void		 https_free(struct https *);
 int		 https_head(const char *, size_t, struct https_head *,
 		    char *, size_t);

@@ -27,3 +27,6 @@ httpreply_test_SRCS = tests/unit/httpreply_test.c shipd/httpreply.c
 TOOLS += https_client
 https_client_SRCS = tests/tools/https_client.c shipd/https.c shipd/httpreply.c
 https_client_PKGS = libssl libcrypto
+
+# A shim that raises SIGTERM just before a wait (shipd_odd.sh).
+TESTLIBS += raise_in_wait.so

@@ -54,7 +54,12 @@ static const char *const shipd_syscalls[] = {
 
 static volatile sig_atomic_t	 got_stop;
 static volatile sig_atomic_t	 give_up;	/* the upload under way */
-static int			 sigpipe_w = -1;
+/*
+ * SIGTERM and SIGINT are blocked but for the waits, which are made
+ * under this mask (ppoll): a stop signal ends the wait it comes in, or
+ * the next one at once, never only when that wait's time is up.
+ */
+static sigset_t			 waitmask;
 
 /*
  * The first signal lets the upload under way finish and asks for one
@@ -63,14 +68,9 @@ static int			 sigpipe_w = -1;
 static void
 on_signal(int sig)
 {
-	int	 save = errno;
-
 	if (++got_stop > 1)
 		give_up = 1;
 	(void)sig;
-	if (sigpipe_w != -1)
-		(void)write(sigpipe_w, "x", 1);
-	errno = save;
 }
 
 static void __attribute__((noreturn))
@@ -207,13 +207,13 @@ ship_pass(struct shipd *s)
 }
 
 static int
-ship_loop(struct shipd *s, struct watch *w, int sigr)
+ship_loop(struct shipd *s, struct watch *w)
 {
-	struct pollfd	 pfd[2];
+	struct pollfd	 pfd[1];
+	struct timespec	 ts;
 	uint64_t	 now;
 	size_t		 left = 0;
 	int		 timeout, n, draining = 0, wfd = watch_fd(w);
-	char		 buf[64];
 
 	for (;;) {
 		if (outbox_scan(&s->ob) == -1)
@@ -235,16 +235,15 @@ ship_loop(struct shipd *s, struct watch *w, int sigr)
 		if (left > 0 && s->next_try > now)
 			timeout = poll_ms(now, s->next_try, timeout);
 		n = 0;
-		pfd[n].fd = sigr;
-		pfd[n++].events = POLLIN;
 		if (wfd != -1) {
 			pfd[n].fd = wfd;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, (nfds_t)n, timeout) == -1 && errno != EINTR)
-			fatal("poll");
-		while (read(sigr, buf, sizeof(buf)) > 0)
-			;
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long)(timeout % 1000) * 1000000;
+		if (ppoll(pfd, (nfds_t)n, &ts, &waitmask) == -1 &&
+		    errno != EINTR)
+			fatal("ppoll");
 		watch_drain(w);
 	}
 	log_info("stopping: %" PRIu64 " batches (%" PRIu64 " bytes, %"
@@ -256,15 +255,18 @@ ship_loop(struct shipd *s, struct watch *w, int sigr)
 }
 
 static void
-signals_setup(int *sigr)
+signals_setup(void)
 {
 	struct sigaction sa;
-	int		 p[2];
+	sigset_t	 stop;
 
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
-		err(EXIT_SYSTEM, "pipe2");
-	*sigr = p[0];
-	sigpipe_w = p[1];
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &stop, &waitmask) == -1)
+		err(EXIT_SYSTEM, "sigprocmask");
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_signal;
@@ -289,7 +291,7 @@ main(int argc, char *argv[])
 	const char	*policy;
 	char		 errbuf[512], *end;
 	int		 ch, debug = 0, verbose = 0, checkonly = 0, readyfd = -1;
-	int		 sigr, rc;
+	int		 rc;
 	long		 l;
 
 	while ((ch = getopt(argc, argv, "1c:df:no:R:v")) != -1) {
@@ -364,7 +366,7 @@ main(int argc, char *argv[])
 	priv_drop(&ps);
 
 	srandom((unsigned int)(now_us() ^ (uint64_t)getpid() << 16));
-	signals_setup(&sigr);
+	signals_setup();
 	if (outbox_open(&s.ob, c->outbox, errbuf, sizeof(errbuf)) == -1)
 		errx(EXIT_SYSTEM, "%s", errbuf);
 	if (c->server_url[0] == '\0') {
@@ -377,7 +379,7 @@ main(int argc, char *argv[])
 		if ((s.up = upload_new(c, &cred, errbuf, sizeof(errbuf))) ==
 		    NULL)
 			errx(EXIT_CONFIG, "%s", errbuf);
-		upload_set_stop(s.up, &give_up);
+		upload_set_stop(s.up, &give_up, &waitmask);
 		explicit_bzero(&cred, sizeof(cred));
 	}
 	if ((w = watch_open(c->outbox)) == NULL)
@@ -393,7 +395,7 @@ main(int argc, char *argv[])
 	log_info("running: outbox %s, server %s, bound %" PRIu64 " bytes "
 	    "(%s)", c->outbox, c->server_url[0] ? c->server_url : "none",
 	    c->limit, policy);
-	rc = ship_loop(&s, w, sigr);
+	rc = ship_loop(&s, w);
 	watch_close(w);
 	upload_free(s.up);
 	conf_free(conf);

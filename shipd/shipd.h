@@ -105,7 +105,8 @@ struct uploader *upload_new(const struct shipd_conf *, const struct cred *,
 	    char *, size_t);
 enum up_result upload_batch(struct uploader *, const char *,
 	    const uint8_t *, size_t, long *, uint64_t *, char *, size_t);
-void	 upload_set_stop(struct uploader *, volatile sig_atomic_t *);
+void	 upload_set_stop(struct uploader *, volatile sig_atomic_t *,
+	    const sigset_t *);
 void	 upload_free(struct uploader *);
 uint64_t upload_wire_bytes(const struct uploader *);
 

@@ -166,12 +166,14 @@ fail:
 
 /*
  * Once *stop is set, the upload under way gives up at once: shipd sets
- * it on a second SIGTERM.
+ * it on a second SIGTERM, which it keeps blocked but in waits, made
+ * under waitmask.
  */
 void
-upload_set_stop(struct uploader *u, volatile sig_atomic_t *stop)
+upload_set_stop(struct uploader *u, volatile sig_atomic_t *stop,
+    const sigset_t *waitmask)
 {
-	https_set_stop(u->https, stop);
+	https_set_stop(u->https, stop, waitmask);
 }
 
 void

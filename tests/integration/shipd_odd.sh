@@ -6,6 +6,13 @@
 #   2. 417 to every request, with Expect or without: each batch asked
 #      once (twice for the one sent with Expect), then set aside in
 #      .rejected, not deleted, and not asked again.
+#   3. SIGTERM in an idle wait, landing after shipd looked at its stop
+#      flag and before the wait began: shipd ends at once.
+#   4. A server that never answers, a first SIGTERM in the wait and the
+#      second in the gap before the next wait: shipd ends at once, not
+#      after the 60 s a silent server is allowed; the batch is kept.
+# 3 and 4 put the signal in that gap with tests/tools/raise_in_wait.c,
+# loaded with LD_PRELOAD.
 
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/shipd_fixture.inc"
@@ -15,6 +22,8 @@ need_root "shipd odd server"
 tls_available || { skip "shipd odd server" "no openssl"; exit 0; }
 command -v python3 >/dev/null 2>&1 || { skip "shipd odd server" "no python3"; exit 0; }
 [ -x "$BIN/shipd" ] || { not_ok "shipd built"; exit 1; }
+SHIM=$TOP/$O/lib/raise_in_wait.so
+[ -f "$SHIM" ] || { not_ok "the shim is built (make tests)"; exit 1; }
 ensure_users || { not_ok "users"; exit 1; }
 
 T=$(tmpdir)
@@ -31,14 +40,24 @@ CONF=$T/empty.conf
 : >"$CONF"
 odd_cred
 
-# odd_shipd NAME OUTBOX: shipd on the odd server.
+# odd_shipd NAME OUTBOX [RAISE]: shipd on the odd server, the shim
+# loaded when RAISE (first or eintr) is given.
 odd_shipd() {
 	fx_shipd_conf odd "$2"
-	"$BIN/shipd" -d -v -f "$T/shipd-odd.conf" >>"$T/shipd-$1.log" 2>&1 &
+	if [ -n "${3:-}" ]; then
+		env LD_PRELOAD="$SHIM" VBS_RAISE_IN_WAIT="$3" \
+		    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		    "$BIN/shipd" -d -v -f "$T/shipd-odd.conf" >>"$T/shipd-$1.log" 2>&1 &
+	else
+		"$BIN/shipd" -d -v -f "$T/shipd-odd.conf" >>"$T/shipd-$1.log" 2>&1 &
+	fi
 	SHIPD_PID=$!
 }
+# gone PID: exited (a zombie, not yet waited for, counts).
+gone() { [ ! -d "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
 rejected_ids() { ls "$1/.rejected" 2>/dev/null | sed -n 's/\.sqlite$//p' | tr '\n' ' '; }
 empty() { [ -z "$(outbox_ids "$1")" ]; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # -- 1. 417 to the expectation, 201 without it.  1.5 MB: above the
 # 1 MB from which shipd sends Expect: 100-continue.
@@ -76,6 +95,37 @@ check "417 without Expect: the log says the server refused it" \
 check "417 without Expect: no retry planned" \
     sh -c "! grep -q 'retry in' '$T/shipd-f.log'"
 
+# -- 3. nothing to send: SIGTERM lands just before the idle wait.
+odd_start silent || not_ok "the odd server starts"
+OB=$T/outbox-idle
+mkdir -p "$OB"
+odd_shipd idle "$OB" first
+wait_for 10 grep -q "running:" "$T/shipd-idle.log"
+t0=$(ms)
+wait_for 5 gone "$SHIPD_PID"
+check "SIGTERM just before an idle wait: shipd ends at once" gone "$SHIPD_PID"
+diag "shipd gone $(( $(ms) - t0 )) ms after it started to wait"
+check "... and says it stops" grep -q "stopping:" "$T/shipd-idle.log"
+fx_shipd_stop
+
+# -- 4. a silent server: the first SIGTERM in the wait for its answer,
+# the second (from the shim) between that wait and the next.
+OB=$T/outbox-silent
+odd_outbox "$OB" d4
+odd_shipd silent "$OB" eintr
+wait_for 15 puts_seen 1
+t0=$(ms)
+kill -TERM "$SHIPD_PID"
+wait_for 5 gone "$SHIPD_PID"
+check "a second SIGTERM between two waits on a silent server: shipd ends at once" \
+    gone "$SHIPD_PID"
+diag "shipd gone $(( $(ms) - t0 )) ms after the first SIGTERM"
+check "... having given the upload up" \
+    grep -q "given up, stopping" "$T/shipd-silent.log"
+kill -9 "$SHIPD_PID" 2>/dev/null
+fx_shipd_stop
+odd_stop
+equal "a silent server: the batch kept" "$(outbox_ids "$OB")" "d4 "
 check "shipd was never killed by its sandbox" \
     sh -c "! grep -q -i 'bad system call' '$T'/shipd-*.log"
 exit 0
