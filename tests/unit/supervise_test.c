@@ -169,14 +169,27 @@ boot_with_child(struct vbsd *v, int close_pipe)
 	v->st[ST_FLOWD].started_us = mono_us();
 }
 
-/* The child has exited (not yet reaped): stages_reap will find it. */
+/*
+ * flowd, told to stop, has failed to start: once its child has exited
+ * and is reaped, its death is tallied with why (in last_exit), its
+ * restart waits for the backoff, and sockd's start is due at once.
+ */
 static void
-child_gone(void)
+failed_start_reaped(struct vbsd *v, const char *why)
 {
 	siginfo_t	si;
 
+	assert_int_equal(v->st[ST_FLOWD].state, SS_STOPPING);
+	/* Exited, not yet reaped: stages_reap will find it. */
 	assert_int_equal(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT),
 	    0);
+	stages_reap(v);
+	child = 0;
+	assert_int_equal(v->st[ST_FLOWD].state, SS_WAITING);
+	assert_int_equal(v->st[ST_FLOWD].restarts, 1);
+	assert_non_null(strstr(v->st[ST_FLOWD].last_exit, why));
+	assert_true(v->st[ST_FLOWD].next_start > mono_us());
+	assert_true(stage_next_timer(v) == 0);
 }
 
 static int
@@ -205,17 +218,8 @@ test_pipe_closed_unready(void **state)
 	assert_int_equal(poll(&pfd, 1, 5000), 1);
 	stage_ready_input(&v, ST_FLOWD);
 	/* Stopped at once, not left starting for ever. */
-	assert_int_equal(v.st[ST_FLOWD].state, SS_STOPPING);
-	child_gone();
-	stages_reap(&v);
-	child = 0;
-	assert_int_equal(v.st[ST_FLOWD].state, SS_WAITING);
-	assert_int_equal(v.st[ST_FLOWD].restarts, 1);
-	assert_non_null(strstr(v.st[ST_FLOWD].last_exit, "without a ready "
-	    "line, then killed by signal 15"));
-	/* flowd restarts after its delay; sockd may start at once. */
-	assert_true(v.st[ST_FLOWD].next_start > mono_us());
-	assert_true(stage_next_timer(&v) == 0);
+	failed_start_reaped(&v, "without a ready line, then killed by "
+	    "signal 15");
 }
 
 /* A stage that keeps its pipe open and says nothing. */
@@ -236,16 +240,9 @@ test_start_timeout(void **state)
 	v.st[ST_FLOWD].started_us = mono_us() - 61 * 1000000ULL;
 	assert_true(stage_next_timer(&v) == 0);
 	stage_tick(&v);
-	assert_int_equal(v.st[ST_FLOWD].state, SS_STOPPING);
 	assert_int_equal(v.st[ST_SOCKD].pid, 0);
-	child_gone();
-	stages_reap(&v);
-	child = 0;
-	assert_int_equal(v.st[ST_FLOWD].state, SS_WAITING);
-	assert_int_equal(v.st[ST_FLOWD].restarts, 1);
-	assert_non_null(strstr(v.st[ST_FLOWD].last_exit, "not ready 60 s "
-	    "after its start, then killed by signal 15"));
-	assert_true(stage_next_timer(&v) == 0);
+	failed_start_reaped(&v, "not ready 60 s after its start, then killed "
+	    "by signal 15");
 }
 
 /* A stage that says ready and closes its pipe is up: nothing else. */
