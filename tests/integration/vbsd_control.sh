@@ -201,9 +201,10 @@ check "sockd up again" wait_for 20 back
 equal "sockd's death tallied" "$(restarts_of sockd)" 1
 
 # Each slow client is dropped once its 2 s are up.
-done_() { ! grep -q connected "$t/$1.out" || [ "$(wc -l <"$t/$1.out")" -ge 2 ]; }
-wait_for 10 done_ dribble
-wait_for 10 done_ idle
+# ended CLIENT: it has said how it ended.
+ended() { grep -Eq "^(dropped|never dropped|closed|not closed)" "$t/$1.out"; }
+wait_for 30 ended dribble
+wait_for 30 ended idle
 diag "dribbling client: $(tail -1 "$t/dribble.out")"
 diag "idle client: $(tail -1 "$t/idle.out")"
 check "a client dribbling its command is dropped" \
