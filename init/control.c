@@ -4,8 +4,9 @@
  * every client's credentials are checked again with SO_PEERCRED.  A
  * client sends one command line and reads the answer until vbsd closes:
  * "status", "start NAME", "stop NAME", "restart NAME", "reload" (read
- * vbs.conf again: reload.c), "shutdown".  Answers are JSON, one object per line, the last line
- * {"ok":true} or {"ok":false,"error":"..."}.  Runs in vbsd, as root.
+ * vbs.conf again: reload.c), "shutdown".  Answers are JSON, one object
+ * per line, the last line {"ok":true} or {"ok":false,"error":"..."}.
+ * Runs in vbsd, as root.
  *
  * The master has one thread, so a client must never make it wait: every
  * connection is non-blocking, in the main loop's poll set, with its own

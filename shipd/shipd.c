@@ -2,8 +2,9 @@
  * shipd.c: the upload stage's entry and loop.  Reads vbs.conf and the
  * credentials that `vbsctl enroll` stored, becomes the vbs user if
  * started as root (vbsd starts it as vbs already), sets up its HTTPS
- * client (https.c) and the outbox watch, enters the sandbox, then uploads batches oldest
- * first for as long as it runs: a batch is deleted only after a 2xx
+ * client (https.c) and the outbox watch, enters the sandbox, then
+ * uploads batches oldest first for as long as it runs: a batch is
+ * deleted only after a 2xx
  * answer, a failure backs off exponentially with jitter up to
  * retry_max and is retried for ever, and the outbox is kept within
  * outbox_limit by full_policy.  shipd trusts its configuration, its
