@@ -4,10 +4,9 @@
  * started as root (vbsd starts it as vbs already), sets up its HTTPS
  * client (https.c) and the outbox watch, enters the sandbox, then
  * uploads batches oldest first for as long as it runs: a batch is
- * deleted only after a 2xx
- * answer, a failure backs off exponentially with jitter up to
- * retry_max and is retried for ever, and the outbox is kept within
- * outbox_limit by full_policy.  shipd trusts its configuration, its
+ * deleted only after a 2xx answer, a failure backs off exponentially
+ * with jitter up to retry_max and is retried for ever, and the outbox
+ * is kept within outbox_limit by full_policy.  shipd trusts its configuration, its
  * credentials and the master; see upload.c for what it trusts of the
  * server and outbox.c for the outbox.
  */
