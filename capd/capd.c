@@ -40,23 +40,6 @@
 
 #define DEFAULT_CONF	"/usr/local/etc/vbs.conf"
 
-/* What capd calls after the sandbox is in place, beyond the base. */
-static const char *const capd_syscalls[] = {
-	"getsockopt",		/* pcap_stats: PACKET_STATISTICS */
-	"setsockopt",
-	"socket",		/* --connect: reconnecting */
-	"connect",
-	"getsockname", "getpeername",
-	"ioctl",		/* libpcap on some kernels */
-	"uname",
-	"fsync", "fdatasync", "ftruncate",
-#ifdef CAPD_ASAN
-	/* LeakSanitizer at exit: the legacy calls the sandbox's list lacks */
-	"open", "getdents", "stat", "readlink",
-#endif
-	NULL
-};
-
 static struct capd	capd;
 
 static void __attribute__((noreturn))
@@ -192,7 +175,6 @@ static void
 drop_privileges(struct capd *c)
 {
 	struct priv_spec	 ps;
-	struct sandbox_spec	 ss;
 	struct stat		 st;
 	static char		 jail[PATH_MAX];
 	int			 root = geteuid() == 0;
@@ -226,11 +208,7 @@ drop_privileges(struct capd *c)
 	if (ps.chroot != NULL)
 		leak_check_before_chroot();
 	priv_drop(&ps);
-	memset(&ss, 0, sizeof(ss));
-	ss.name = "capd";
-	ss.syscalls = capd_syscalls;
-	ss.pledge = "stdio unix";
-	sandbox_enter(&ss);
+	sandbox_enter(capd_sandbox());
 }
 
 static void

@@ -166,6 +166,9 @@ char	*filter_build(const struct capd *);
 int	 filter_watch_open(void);
 int	 filter_watch_changed(struct capd *, int);
 
+/* sandbox.c */
+const struct sandbox_spec *capd_sandbox(void);
+
 /* decode.c */
 void	 decode_init(struct decoder *);
 int	 decode_packet(struct decoder *, int, const uint8_t *, uint32_t,

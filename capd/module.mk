@@ -2,7 +2,7 @@
 
 PROGRAMS += capd
 capd_SRCS = capd/capd.c capd/capture.c capd/decode.c capd/filter.c \
-	capd/emit.c
+	capd/emit.c capd/sandbox.c
 capd_PKGS = libpcap
 
 UNIT_TESTS += decode_test

@@ -8,7 +8,7 @@ else
 SHIPD_WATCH = shipd/watch_kqueue.c
 endif
 shipd_SRCS = shipd/shipd.c shipd/outbox.c shipd/upload.c shipd/https.c \
-	shipd/httpreply.c $(SHIPD_WATCH)
+	shipd/httpreply.c shipd/sandbox.c $(SHIPD_WATCH)
 shipd_PKGS = libssl libcrypto libzstd
 MANPAGES += shipd/shipd.8
 

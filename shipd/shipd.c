@@ -33,25 +33,6 @@
 #define RESCAN_MS	(60 * 1000)	/* a rescan even when nothing woke us */
 #define POLL_MS		(5 * 1000)	/* the slow poll without inotify */
 
-/*
- * What shipd calls after the sandbox is in place, beyond the base list:
- * the outbox's files, inotify, and what a TLS connection needs (sockets;
- * /etc files and a socket for name look-ups).  No threads: the name
- * look-up is glibc's, in shipd's own thread.  Found with
- * VBS_SECCOMP_LOG=1 and strace -f.
- */
-static const char *const shipd_syscalls[] = {
-	"open", "openat", "unlink", "unlinkat", "rename", "renameat",
-	"renameat2", "mkdir", "mkdirat", "fsync", "fdatasync", "getdents64",
-	"getdents",	/* LeakSanitizer's tracer, in `make sanitize` */
-	"access", "faccessat", "faccessat2", "stat", "lstat", "readlink",
-	"inotify_init1", "inotify_add_watch", "inotify_rm_watch",
-	"socket", "connect", "getsockname", "getpeername", "setsockopt",
-	"getsockopt", "socketpair", "pipe", "pipe2", "ioctl", "sendmmsg",
-	"prlimit64", "getrlimit", "uname", "dup", "dup2", "dup3",
-	NULL
-};
-
 static volatile sig_atomic_t	 got_stop;
 static volatile sig_atomic_t	 give_up;	/* the upload under way */
 /*
@@ -284,7 +265,6 @@ main(int argc, char *argv[])
 	struct shipd_conf *c = &s.conf;
 	struct vbs_conf	*conf;
 	struct priv_spec ps;
-	struct sandbox_spec ss;
 	struct watch	*w;
 	struct cred	 cred;
 	const char	*cfile = DEFAULT_CONF, *outbox = NULL, *cpath = NULL;
@@ -385,11 +365,7 @@ main(int argc, char *argv[])
 	if ((w = watch_open(c->outbox)) == NULL)
 		err(EXIT_SYSTEM, "watch %s", c->outbox);
 
-	memset(&ss, 0, sizeof(ss));
-	ss.name = "shipd";
-	ss.syscalls = shipd_syscalls;
-	ss.pledge = "stdio rpath wpath cpath inet dns";
-	sandbox_enter(&ss);
+	sandbox_enter(shipd_sandbox());
 
 	ready_notify(readyfd);
 	log_info("running: outbox %s, server %s, bound %" PRIu64 " bytes "

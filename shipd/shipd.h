@@ -110,4 +110,8 @@ void	 upload_set_stop(struct uploader *, volatile sig_atomic_t *,
 void	 upload_free(struct uploader *);
 uint64_t upload_wire_bytes(const struct uploader *);
 
+/* sandbox.c */
+struct sandbox_spec;
+const struct sandbox_spec *shipd_sandbox(void);
+
 #endif /* SHIPD_H */

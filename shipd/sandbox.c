@@ -1,0 +1,41 @@
+/*
+ * sandbox.c: what shipd may still do once it has set up its HTTPS
+ * client and the outbox watch, the seccomp list (Linux) and pledge
+ * promises (OpenBSD) that main() in shipd.c enters last.  Apart here
+ * so that a test can enter the very same sandbox
+ * (tests/unit/sandbox_test.c).
+ */
+
+#include "proto.h"
+#include "shipd.h"
+
+/*
+ * What shipd calls after the sandbox is in place, beyond the base list:
+ * the outbox's files, inotify, and what a TLS connection needs (sockets;
+ * /etc files and a socket for name look-ups).  No threads: the name
+ * look-up is glibc's, in shipd's own thread.  Found with
+ * VBS_SECCOMP_LOG=1 and strace -f.
+ */
+static const char *const shipd_syscalls[] = {
+	"open", "openat", "unlink", "unlinkat", "rename", "renameat",
+	"renameat2", "mkdir", "mkdirat", "fsync", "fdatasync", "getdents64",
+	"getdents",	/* LeakSanitizer's tracer, in `make sanitize` */
+	"access", "faccessat", "faccessat2", "stat", "lstat", "readlink",
+	"inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+	"socket", "connect", "getsockname", "getpeername", "setsockopt",
+	"getsockopt", "socketpair", "pipe", "pipe2", "ioctl", "sendmmsg",
+	"prlimit64", "getrlimit", "uname", "dup", "dup2", "dup3",
+	NULL
+};
+
+static const struct sandbox_spec shipd_spec = {
+	.name = "shipd",
+	.syscalls = shipd_syscalls,
+	.pledge = "stdio rpath wpath cpath inet dns",
+};
+
+const struct sandbox_spec *
+shipd_sandbox(void)
+{
+	return &shipd_spec;
+}
