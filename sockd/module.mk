@@ -10,7 +10,8 @@
 
 PROGRAMS += sockd
 sockd_SRCS = sockd/sockd.c sockd/table.c sockd/emit.c sockd/query.c \
-	sockd/hash.c sockd/sockd_$(OS_SRC).c sockd/owner_$(OS_SRC).c
+	sockd/hash.c sockd/sockd_$(OS_SRC).c sockd/owner_$(OS_SRC).c \
+	sockd/sandbox_$(OS_SRC).c
 sockd_PKGS =
 MANPAGES += sockd/sockd.8
 

@@ -87,13 +87,6 @@ typedef void (*sock_cb)(void *, struct sock_rec *);
 #define SOCK_TCP_ESTABLISHED	1
 #define SOCK_TCP_LISTEN		10
 
-/*
- * What the backend keeps after priv_drop(): capabilities (ended by -1),
- * and its sandbox, or NULL where the system's sandbox would forbid
- * reading the socket tables (Capsicum forbids those sysctls).
- */
-const int *backend_keep_caps(void);
-const struct sandbox_spec *backend_sandbox(void);
 /* netns: path of a network namespace to read, or NULL for our own. */
 int	 backend_open(const char *netns);
 void	 backend_close(void);
@@ -107,6 +100,15 @@ int	 backend_events(sock_cb, void *);
  * out.  Returns the number found, 0 for none, -1 on error.
  */
 int	 backend_lookup(const struct lookup_rec *, struct sock_rec *, int max);
+
+/*
+ * sandbox_<os>.c: what the backend keeps after priv_drop():
+ * capabilities (ended by -1), and its sandbox, or NULL where the
+ * system's sandbox would forbid reading the socket tables (Capsicum
+ * forbids those sysctls).
+ */
+const int *backend_keep_caps(void);
+const struct sandbox_spec *backend_sandbox(void);
 
 /*
  * owner_<os>.c: who owns a socket.  The cache is kept fresh by process

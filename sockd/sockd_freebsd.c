@@ -36,25 +36,6 @@
 static uint8_t	*listbuf;
 static size_t	 listcap;
 
-/*
- * No capabilities to keep: pcblist and kern.file show other users'
- * sockets to an unprivileged user unless security.bsd.see_other_uids
- * is 0.  No Capsicum either: capability mode forbids these sysctls.
- */
-static const int keep_none[] = { -1 };
-
-const int *
-backend_keep_caps(void)
-{
-	return keep_none;
-}
-
-const struct sandbox_spec *
-backend_sandbox(void)
-{
-	return NULL;
-}
-
 int
 backend_open(const char *netns)
 {

@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include <linux/capability.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -38,37 +37,6 @@
 #define DUMP_STATES	(~((1U << TCP_TIME_WAIT) | (1U << TCP_NEW_SYN_RECV)))
 
 #define NL_BUFSIZE	(64 * 1024)
-
-/*
- * After the drop: another user's /proc/PID/fd is a directory of mode
- * 0500 (CAP_DAC_READ_SEARCH) whose links need ptrace read access
- * (CAP_SYS_PTRACE); neither alone is enough.  sock_diag and the
- * already subscribed proc connector need nothing.
- */
-static const int keep_caps[] = { CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, -1 };
-
-/* On top of sandbox_linux.c's base list. */
-static const char *const sockd_syscalls[] = {
-	"openat", "open", "getdents64", "getdents", "readlinkat",
-	"readlink", "stat", "lstat", "socket", "connect", "getsockopt",
-	"uname", "recvmmsg", "kill", NULL
-};
-
-static const struct sandbox_spec sandbox = {
-	"sockd", sockd_syscalls, NULL
-};
-
-const int *
-backend_keep_caps(void)
-{
-	return keep_caps;
-}
-
-const struct sandbox_spec *
-backend_sandbox(void)
-{
-	return &sandbox;
-}
 
 static int	 diag_fd = -1;		/* dumps and queries */
 static int	 destroy_fd = -1;	/* destroy multicast */
