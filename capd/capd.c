@@ -23,14 +23,7 @@
 
 #include "capd.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CAPD_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CAPD_ASAN 1
-#endif
-#endif
-#ifdef CAPD_ASAN
+#ifdef VBS_ASAN
 /* LeakSanitizer needs /proc at exit, which the chroot hides: check now. */
 #include <sanitizer/lsan_interface.h>
 #define leak_check_before_chroot()	__lsan_do_leak_check()

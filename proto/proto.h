@@ -374,13 +374,34 @@ void	 sandbox_priv_finish(const struct priv_spec *);	/* caps, no_new_privs */
  * The seccomp allow-list (Linux), pledge promises (OpenBSD); each
  * process passes its own.  Syscalls named that this kernel or libseccomp
  * does not know are skipped.
+ *
+ * args (Linux): system calls allowed only when one argument equals a
+ * value, one entry per value (an ioctl allowed for two requests has two
+ * entries).  A call named here must not also be in syscalls, where any
+ * argument would do: sandbox_enter() refuses that.
  */
+struct sandbox_arg {
+	const char	*syscall;	/* NULL ends the list */
+	unsigned int	 arg;		/* which argument, from 0 */
+	uint64_t	 value;
+};
+
 struct sandbox_spec {
 	const char		*name;		/* for messages */
 	const char * const	*syscalls;	/* NULL-terminated */
 	const char		*pledge;
+	const struct sandbox_arg *args;		/* NULL: none */
 };
 void	 sandbox_enter(const struct sandbox_spec *);
+
+/* Built with AddressSanitizer (make sanitize), whose run-time needs more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VBS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VBS_ASAN 1
+#endif
+#endif
 
 /*
  * Exit codes, documented in every man page (s6's habit).  EXIT_CONFIG

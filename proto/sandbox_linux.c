@@ -4,13 +4,16 @@
  * user, then no_new_privs, then a libseccomp allow-list as the very
  * last step (sandbox_enter), after which any other system call kills
  * the process.  Each stage names what it needs on top of the base list
- * below; it trusts those lists, written by us, and nothing else.
+ * below, some calls only with given arguments (an ioctl request, a
+ * socket family).  It trusts those lists, written by us, and nothing
+ * else.
  *
  * VBS_SECCOMP_LOG=1 in the environment turns the kill into a kernel
  * audit log line (see dmesg or journalctl -k): for finding a missing
  * system call, never for production.
  */
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
@@ -129,24 +132,20 @@ static const char *const base_syscalls[] = {
 	NULL
 };
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VBS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VBS_ASAN 1
-#endif
-#endif
-
 #ifdef VBS_ASAN
 /* LeakSanitizer stops the world at exit with ptrace from a clone. */
 static const char *const asan_syscalls[] = {
 	"clone", "clone3", "ptrace", "wait4", "prctl", "sched_yield",
 	"openat", "getdents64", "readlink", "mprotect", "kill",
 	/* LeakSanitizer's tracer on x86_64 uses the old calls. */
-	"open", "getdents",
-	/* isatty() of the report, to choose colours. */
-	"ioctl",
+	"open", "getdents", "stat",
 	NULL
+};
+
+/* isatty() of the report, to choose colours. */
+static const struct sandbox_arg asan_args[] = {
+	{ "ioctl", 1, TCGETS },
+	{ NULL, 0, 0 }
 };
 #endif
 
@@ -165,6 +164,49 @@ allow_list(scmp_filter_ctx ctx, const char *name, const char *const *list)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0)
 			fatalx("%s: seccomp: cannot allow %s: %s", name,
 			    *list, strerror(-rc));
+	}
+}
+
+static int
+listed(const char *const *list, const char *sc)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(*list, sc) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Each entry allows its call for one value of one argument.  libseccomp
+ * lets an unconditional allow of a call win over its conditions, so a
+ * call listed both ways would take any argument: refused.
+ */
+static void
+allow_args(scmp_filter_ctx ctx, const struct sandbox_spec *spec,
+    const struct sandbox_arg *a)
+{
+	int	 nr, rc;
+
+	for (; a != NULL && a->syscall != NULL; a++) {
+		if (listed(base_syscalls, a->syscall) ||
+		    listed(spec->syscalls, a->syscall))
+			fatalx("%s: seccomp: %s is allowed with any argument",
+			    spec->name, a->syscall);
+		if (a->arg > 5)
+			fatalx("%s: seccomp: %s has no argument %u",
+			    spec->name, a->syscall, a->arg);
+		nr = seccomp_syscall_resolve_name(a->syscall);
+		if (nr == __NR_SCMP_ERROR) {
+			log_debug("%s: seccomp: unknown system call %s "
+			    "skipped", spec->name, a->syscall);
+			continue;
+		}
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+		    SCMP_CMP(a->arg, SCMP_CMP_EQ, a->value));
+		if (rc < 0)
+			fatalx("%s: seccomp: cannot allow %s(A%u = %#llx): %s",
+			    spec->name, a->syscall, a->arg,
+			    (unsigned long long)a->value, strerror(-rc));
 	}
 }
 
@@ -208,8 +250,10 @@ sandbox_enter(const struct sandbox_spec *spec)
 	allow_noexec(ctx, spec->name, "mprotect");
 #ifdef VBS_ASAN
 	allow_list(ctx, spec->name, asan_syscalls);
+	allow_args(ctx, spec, asan_args);
 #endif
 	allow_list(ctx, spec->name, spec->syscalls);
+	allow_args(ctx, spec, spec->args);
 	if ((rc = seccomp_load(ctx)) < 0)
 		fatalx("%s: seccomp_load: %s", spec->name, strerror(-rc));
 	seccomp_release(ctx);

@@ -6,6 +6,9 @@
  * (tests/unit/sandbox_test.c).
  */
 
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 #include "proto.h"
 #include "shipd.h"
 
@@ -22,16 +25,33 @@ static const char *const shipd_syscalls[] = {
 	"getdents",	/* LeakSanitizer's tracer, in `make sanitize` */
 	"access", "faccessat", "faccessat2", "stat", "lstat", "readlink",
 	"inotify_init1", "inotify_add_watch", "inotify_rm_watch",
-	"socket", "connect", "getsockname", "getpeername", "setsockopt",
-	"getsockopt", "socketpair", "pipe", "pipe2", "ioctl", "sendmmsg",
+	"connect", "bind", "getsockname", "getpeername", "setsockopt",
+	"getsockopt", "socketpair", "pipe", "pipe2", "sendmmsg",
 	"prlimit64", "getrlimit", "uname", "dup", "dup2", "dup3",
 	NULL
+};
+
+/*
+ * The sockets of an upload and of glibc's getaddrinfo(): TCP to the
+ * server and UDP to the name server (IPv4 or IPv6), nscd and syslog
+ * (AF_UNIX), and, when a name has several addresses, a netlink route
+ * socket (bound) to sort them by the host's own.  The resolver's one
+ * ioctl sizes a DNS answer (FIONREAD).
+ */
+static const struct sandbox_arg shipd_args[] = {
+	{ "socket", 0, AF_INET },
+	{ "socket", 0, AF_INET6 },
+	{ "socket", 0, AF_UNIX },
+	{ "socket", 0, AF_NETLINK },
+	{ "ioctl", 1, FIONREAD },
+	{ NULL, 0, 0 }
 };
 
 static const struct sandbox_spec shipd_spec = {
 	.name = "shipd",
 	.syscalls = shipd_syscalls,
 	.pledge = "stdio rpath wpath cpath inet dns",
+	.args = shipd_args,
 };
 
 const struct sandbox_spec *

@@ -6,6 +6,8 @@
  * (tests/unit/sandbox_test.c).
  */
 
+#include <sys/socket.h>
+
 #include <linux/capability.h>
 
 #include "sockd.h"
@@ -21,13 +23,25 @@ static const int keep_caps[] = { CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, -1 };
 /* On top of proto/sandbox_linux.c's base list. */
 static const char *const sockd_syscalls[] = {
 	"openat", "open", "getdents64", "getdents", "readlinkat",
-	"readlink", "stat", "lstat", "socket", "connect", "getsockopt",
-	"uname", "recvmmsg", "kill", NULL
+	"readlink", "stat", "lstat", "connect", "getsockopt",
+	"uname", "recvmmsg", NULL
+};
+
+/*
+ * Its netlink sockets are open before the drop: after it, sockd only
+ * reconnects to flowd (and syslog) over AF_UNIX.  kill() only asks
+ * whether a process lives (signal 0).  No ioctl at all.
+ */
+static const struct sandbox_arg sockd_args[] = {
+	{ "socket", 0, AF_UNIX },
+	{ "kill", 1, 0 },
+	{ NULL, 0, 0 }
 };
 
 static const struct sandbox_spec sandbox = {
 	.name = "sockd",
 	.syscalls = sockd_syscalls,
+	.args = sockd_args,
 };
 
 const int *

@@ -11,3 +11,10 @@ fuzz_record_SRCS = tests/fuzz/fuzz_record.c
 
 UNIT_TESTS += config_test
 config_test_SRCS = tests/unit/config_test.c
+
+# The stages' own sandboxes, entered as each stage enters it.
+ifeq ($(OS_SRC),linux)
+UNIT_TESTS += sandbox_test
+sandbox_test_SRCS = tests/unit/sandbox_test.c capd/sandbox.c \
+	sockd/sandbox_linux.c shipd/sandbox.c
+endif

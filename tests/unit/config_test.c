@@ -668,7 +668,9 @@ sandboxed(enum sandbox_try what, const char *const *extra)
 {
 	static const struct priv_spec pspec = { NULL, NULL, NULL };
 	static const struct rlimit no_core = { 0, 0 };
-	struct sandbox_spec	 sspec = { "test", extra, "stdio" };
+	struct sandbox_spec	 sspec = {
+		.name = "test", .syscalls = extra, .pledge = "stdio"
+	};
 	pid_t			 pid;
 	int			 st;
 	void			*p;

@@ -1,0 +1,352 @@
+/*
+ * sandbox_test.c: the stages' own sandboxes on Linux, entered by a
+ * forked child exactly as each stage enters it (the specs come from
+ * capd/sandbox.c, sockd/sandbox_linux.c and shipd/sandbox.c, not
+ * from copies).  A system call or argument the
+ * stage does not need kills the child (SIGSYS): capd's TIOCSTI and
+ * sockets other than AF_UNIX, sockd's signals; what a stage does need
+ * still works, including glibc's look-up of a name with several
+ * addresses in shipd.
+ */
+
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto.h"
+
+/* The stages' specs; their headers do not mix in one file. */
+const struct sandbox_spec *capd_sandbox(void);
+const struct sandbox_spec *backend_sandbox(void);
+const struct sandbox_spec *shipd_sandbox(void);
+
+/* What a child tries once in its sandbox; its return is the exit code. */
+typedef int (*try_fn)(const void *);
+
+/*
+ * Run try in a child that has dropped to its own user, no capability,
+ * and entered spec; return the child's wait status.
+ */
+static int
+in_sandbox(const struct sandbox_spec *spec, try_fn try, const void *arg)
+{
+	static const struct priv_spec pspec = { NULL, NULL, NULL };
+	static const struct rlimit no_core = { 0, 0 };
+	pid_t	 pid;
+	int	 st;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		/* No core file in the tree when SIGSYS kills it. */
+		setrlimit(RLIMIT_CORE, &no_core);
+		priv_drop(&pspec);
+		sandbox_enter(spec);
+		_exit(try(arg));	/* atexit handlers are not allowed */
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void
+assert_killed(int st)
+{
+	if (!WIFSIGNALED(st))
+		fail_msg("not killed: exit %d", WEXITSTATUS(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
+static void
+assert_lived(int st)
+{
+	if (WIFSIGNALED(st))
+		fail_msg("killed by signal %d", WTERMSIG(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Any outcome but the kill is 0: the call was allowed. */
+static int
+try_socket(const void *arg)
+{
+	int	 fd;
+
+	fd = socket(*(const int *)arg, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd != -1)
+		close(fd);
+	return 0;
+}
+
+static void
+assert_socket(const struct sandbox_spec *spec, int family, int allowed)
+{
+	int	 st;
+
+	st = in_sandbox(spec, try_socket, &family);
+	if (allowed)
+		assert_lived(st);
+	else
+		assert_killed(st);
+}
+
+struct ioctl_try {
+	int		 fd;
+	unsigned long	 req;
+};
+
+static int
+try_ioctl(const void *arg)
+{
+	const struct ioctl_try *t = arg;
+	char		 c = 'x';
+	int		 n = 0;
+
+	if (t->req == TIOCSTI)
+		(void)ioctl(t->fd, t->req, &c);
+	else
+		(void)ioctl(t->fd, t->req, &n);
+	return 0;
+}
+
+/* A terminal to push characters into, or /dev/null where none is. */
+static int
+terminal(void)
+{
+	int	 m, s = -1;
+
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY)) != -1 && grantpt(m) == 0 &&
+	    unlockpt(m) == 0)
+		s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	if (s == -1)
+		s = open("/dev/null", O_RDWR);
+	assert_true(s != -1);
+	return s;
+}
+
+/* capd, where root may run it from a terminal: no TIOCSTI. */
+static void
+test_capd_ioctl(void **state)
+{
+	struct ioctl_try t;
+
+	(void)state;
+	t.fd = terminal();
+	t.req = TIOCSTI;
+	assert_killed(in_sandbox(capd_sandbox(), try_ioctl, &t));
+	/* The bits the kernel ignores do not make another request. */
+	t.req = TIOCSTI | (1UL << 32);
+	assert_killed(in_sandbox(capd_sandbox(), try_ioctl, &t));
+	t.req = TIOCSETD;
+	assert_killed(in_sandbox(capd_sandbox(), try_ioctl, &t));
+	/* libpcap's look at an interface that went down. */
+	t.req = SIOCGIFFLAGS;
+	assert_lived(in_sandbox(capd_sandbox(), try_ioctl, &t));
+	close(t.fd);
+}
+
+static void
+test_capd_socket(void **state)
+{
+	(void)state;
+	assert_socket(capd_sandbox(), AF_UNIX, 1);	/* --connect */
+	assert_socket(capd_sandbox(), AF_INET, 0);
+	assert_socket(capd_sandbox(), AF_INET6, 0);
+	assert_socket(capd_sandbox(), AF_PACKET, 0);
+	assert_socket(capd_sandbox(), AF_NETLINK, 0);
+}
+
+static int
+try_kill(const void *arg)
+{
+	return kill(getpid(), *(const int *)arg) == 0 ? 0 : 1;
+}
+
+static void
+test_sockd(void **state)
+{
+	struct ioctl_try t;
+	int		 sig;
+
+	(void)state;
+	assert_socket(backend_sandbox(), AF_UNIX, 1);
+	assert_socket(backend_sandbox(), AF_INET, 0);
+	assert_socket(backend_sandbox(), AF_NETLINK, 0);
+	sig = 0;
+	assert_lived(in_sandbox(backend_sandbox(), try_kill, &sig));
+#ifndef VBS_ASAN
+	/* LeakSanitizer needs kill() of any kind, in `make sanitize`. */
+	sig = SIGUSR1;
+	assert_killed(in_sandbox(backend_sandbox(), try_kill, &sig));
+#endif
+	t.fd = terminal();
+	t.req = TIOCSTI;
+	assert_killed(in_sandbox(backend_sandbox(), try_ioctl, &t));
+	close(t.fd);
+}
+
+static char	 outbox[256], elsewhere[256], work[256];
+
+static int
+setup_dirs(void **state)
+{
+	const char	*tmp = getenv("TMPDIR");
+
+	(void)state;
+	if (tmp == NULL)
+		tmp = "/tmp";
+	snprintf(outbox, sizeof(outbox), "%s/vbs_outbox_XXXXXX", tmp);
+	snprintf(elsewhere, sizeof(elsewhere), "%s/vbs_else_XXXXXX", tmp);
+	snprintf(work, sizeof(work), "%s/vbs_work_XXXXXX", tmp);
+	if (mkdtemp(outbox) == NULL || mkdtemp(elsewhere) == NULL ||
+	    mkdtemp(work) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+teardown_dirs(void **state)
+{
+	char	 cmd[3 * PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", outbox, elsewhere,
+	    work);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_shipd_socket(void **state)
+{
+	struct ioctl_try t;
+
+	(void)state;
+	assert_socket(shipd_sandbox(), AF_INET, 1);
+	assert_socket(shipd_sandbox(), AF_INET6, 1);
+	assert_socket(shipd_sandbox(), AF_UNIX, 1);	/* nscd */
+	assert_socket(shipd_sandbox(), AF_NETLINK, 1);
+	assert_socket(shipd_sandbox(), AF_PACKET, 0);
+	t.fd = terminal();
+	t.req = FIONREAD;				/* the resolver's */
+	assert_lived(in_sandbox(shipd_sandbox(), try_ioctl, &t));
+	t.req = TIOCSTI;
+	assert_killed(in_sandbox(shipd_sandbox(), try_ioctl, &t));
+	close(t.fd);
+}
+
+static int
+try_resolve(const void *arg)
+{
+	struct addrinfo	 hints, *res;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(arg, "443", &hints, &res) != 0)
+		return 1;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/*
+ * A server name with an IPv4 and an IPv6 address: glibc sorts them
+ * by the host's own addresses, which it asks netlink for (a bound
+ * socket).  A private /etc/hosts in a mount namespace names it.
+ */
+static void
+test_shipd_resolve(void **state)
+{
+	char	 hosts[PATH_MAX];
+	FILE	*fp;
+	pid_t	 pid;
+	int	 st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	snprintf(hosts, sizeof(hosts), "%s/hosts", elsewhere);
+	assert_non_null(fp = fopen(hosts, "w"));
+	fprintf(fp, "127.0.0.1 localhost\n198.18.0.1 vbs-several\n"
+	    "fd00::1 vbs-several\n");
+	assert_int_equal(fclose(fp), 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (unshare(CLONE_NEWNS) == -1 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+		    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) == -1)
+			_exit(2);
+		st = in_sandbox(shipd_sandbox(), try_resolve,
+		    "vbs-several");
+		_exit(WIFSIGNALED(st) ? 100 + WTERMSIG(st) :
+		    WEXITSTATUS(st));
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 2)
+		skip();		/* no mount namespace here */
+	if (WEXITSTATUS(st) == 100 + SIGSYS)
+		fail_msg("killed by SIGSYS resolving a name with two "
+		    "addresses");
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* An allow for any argument would win over the checked ones: refused. */
+static int
+try_nothing(const void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+static void
+test_both_ways(void **state)
+{
+	static const char *const any[] = { "ioctl", NULL };
+	static const struct sandbox_arg one[] = {
+		{ "ioctl", 1, TCGETS }, { NULL, 0, 0 }
+	};
+	static const struct sandbox_spec spec = {
+		.name = "test", .syscalls = any, .args = one
+	};
+	int	 st;
+
+	(void)state;
+	st = in_sandbox(&spec, try_nothing, NULL);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), EXIT_SYSTEM);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_capd_ioctl),
+		cmocka_unit_test(test_capd_socket),
+		cmocka_unit_test(test_sockd),
+		cmocka_unit_test(test_shipd_socket),
+		cmocka_unit_test(test_shipd_resolve),
+		cmocka_unit_test(test_both_ways),
+	};
+
+	log_init("sandbox_test", 1, 0);
+	return cmocka_run_group_tests(tests, setup_dirs, teardown_dirs);
+}
