@@ -35,16 +35,6 @@
 #define MAX_FLOWS	262144		/* ~60 MB of flow state at most */
 #define RUN_FILE	"flowd.run"
 
-/* What flowd calls after the sandbox is in place, beyond the base. */
-static const char *const flowd_syscalls[] = {
-	"open", "openat", "unlink", "unlinkat", "link", "linkat", "rename",
-	"renameat", "renameat2", "mkdir", "mkdirat", "fsync", "fdatasync",
-	"ftruncate", "fallocate", "mmap", "mprotect", "access", "faccessat",
-	"faccessat2", "stat", "lstat", "readlink", "readlinkat", "getcwd",
-	"fchown", "fchmod", "uname", "getdents64", "getsockopt",
-	NULL
-};
-
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -175,7 +165,6 @@ main(int argc, char *argv[])
 	struct flowd_conf *c = &fd.conf;
 	struct vbs_conf *conf;
 	struct priv_spec ps;
-	struct sandbox_spec ss;
 	char *inputs[MAX_INPUTS], errbuf[512], workbuf[PATH_MAX];
 	const char *cfile = NULL, *policy = NULL, *keyfile = NULL;
 	const char *outbox = NULL, *workdir = NULL, *capspec = NULL;
@@ -344,11 +333,10 @@ main(int argc, char *argv[])
 		if (batch_open(&fd, errbuf, sizeof(errbuf)) == -1)
 			fatalx("%s", errbuf);
 		live_prepare(&fd, capfd, sockfd);
-		memset(&ss, 0, sizeof(ss));
-		ss.name = "flowd";
-		ss.syscalls = flowd_syscalls;
-		ss.pledge = "stdio rpath wpath cpath flock";
-		sandbox_enter(&ss);
+		/* SQLite's temporary files, if any, where Landlock allows. */
+		if (setenv("SQLITE_TMPDIR", c->work_dir, 1) == -1)
+			fatal("setenv");
+		sandbox_enter(flowd_sandbox(c->work_dir, c->outbox));
 		log_info("running: outbox %s, privacy %s, run %" PRIu32,
 		    c->outbox, privacy_name(c->privacy), c->run);
 		ready_notify(readyfd);

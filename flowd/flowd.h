@@ -281,4 +281,7 @@ void	 appstats_free(struct flowd *);
 void	 live_prepare(struct flowd *, int, int);
 int	 input_live(struct flowd *, int, int);
 
+/* sandbox.c */
+const struct sandbox_spec *flowd_sandbox(const char *, const char *);
+
 #endif /* FLOWD_H */

@@ -3,7 +3,7 @@
 PROGRAMS += flowd
 FLOWD_CORE = flowd/flow.c flowd/label.c flowd/batch.c flowd/privacy.c \
 	flowd/input.c flowd/live.c flowd/apps.c
-flowd_SRCS = flowd/flowd.c $(FLOWD_CORE)
+flowd_SRCS = flowd/flowd.c flowd/sandbox.c $(FLOWD_CORE)
 flowd_PKGS = sqlite3
 
 UNIT_TESTS += flow_test privacy_test

@@ -379,6 +379,10 @@ void	 sandbox_priv_finish(const struct priv_spec *);	/* caps, no_new_privs */
  * value, one entry per value (an ioctl allowed for two requests has two
  * entries).  A call named here must not also be in syscalls, where any
  * argument would do: sandbox_enter() refuses that.
+ *
+ * paths (Linux, Landlock): where files may still be opened; NULL leaves
+ * the file system to seccomp.  Where the kernel has no Landlock the
+ * stage says so once and goes on.
  */
 struct sandbox_arg {
 	const char	*syscall;	/* NULL ends the list */
@@ -386,11 +390,19 @@ struct sandbox_arg {
 	uint64_t	 value;
 };
 
+#define SANDBOX_READ	0x1	/* open files, list directories */
+#define SANDBOX_WRITE	0x2	/* and write, create, remove, rename */
+struct sandbox_path {
+	const char	*path;		/* NULL ends the list */
+	int		 access;	/* SANDBOX_READ or SANDBOX_WRITE */
+};
+
 struct sandbox_spec {
 	const char		*name;		/* for messages */
 	const char * const	*syscalls;	/* NULL-terminated */
 	const char		*pledge;
 	const struct sandbox_arg *args;		/* NULL: none */
+	const struct sandbox_path *paths;	/* NULL: no Landlock */
 };
 void	 sandbox_enter(const struct sandbox_spec *);
 

@@ -1,13 +1,18 @@
 /*
  * sandbox.c: what shipd may still do once it has set up its HTTPS
- * client and the outbox watch, the seccomp list (Linux) and pledge
- * promises (OpenBSD) that main() in shipd.c enters last.  Apart here
- * so that a test can enter the very same sandbox
+ * client and the outbox watch, the seccomp list and Landlock paths
+ * (Linux) and pledge promises (OpenBSD) that main() in shipd.c enters
+ * last.  Apart here so that a test can enter the very same sandbox
  * (tests/unit/sandbox_test.c).
  */
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "proto.h"
 #include "shipd.h"
@@ -47,15 +52,38 @@ static const struct sandbox_arg shipd_args[] = {
 	{ NULL, 0, 0 }
 };
 
-static const struct sandbox_spec shipd_spec = {
+static struct sandbox_path shipd_paths[] = {
+	{ NULL, SANDBOX_WRITE },	/* the outbox */
+	{ "/etc", SANDBOX_READ },	/* resolv.conf, hosts, nsswitch.conf */
+	{ NULL, SANDBOX_READ },		/* where resolv.conf really is */
+	{ NULL, 0 }
+};
+
+static struct sandbox_spec shipd_spec = {
 	.name = "shipd",
 	.syscalls = shipd_syscalls,
 	.pledge = "stdio rpath wpath cpath inet dns",
 	.args = shipd_args,
+	.paths = shipd_paths,
 };
 
+/*
+ * Files: the outbox, and what the resolver reads, which may be a
+ * resolv.conf that a link in /etc points to (systemd-resolved,
+ * NetworkManager): that file's directory too.
+ */
 const struct sandbox_spec *
-shipd_sandbox(void)
+shipd_sandbox(const char *outbox)
 {
+	static char	 resolv[PATH_MAX];
+	char		*slash;
+
+	shipd_paths[0].path = outbox;
+	if (realpath("/etc/resolv.conf", resolv) != NULL &&
+	    strncmp(resolv, "/etc/", 5) != 0 &&
+	    (slash = strrchr(resolv, '/')) != NULL && slash != resolv) {
+		*slash = '\0';
+		shipd_paths[2].path = resolv;
+	}
 	return &shipd_spec;
 }

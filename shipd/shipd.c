@@ -365,7 +365,7 @@ main(int argc, char *argv[])
 	if ((w = watch_open(c->outbox)) == NULL)
 		err(EXIT_SYSTEM, "watch %s", c->outbox);
 
-	sandbox_enter(shipd_sandbox());
+	sandbox_enter(shipd_sandbox(c->outbox));
 
 	ready_notify(readyfd);
 	log_info("running: outbox %s, server %s, bound %" PRIu64 " bytes "

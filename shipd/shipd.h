@@ -112,6 +112,6 @@ uint64_t upload_wire_bytes(const struct uploader *);
 
 /* sandbox.c */
 struct sandbox_spec;
-const struct sandbox_spec *shipd_sandbox(void);
+const struct sandbox_spec *shipd_sandbox(const char *);
 
 #endif /* SHIPD_H */

@@ -1,12 +1,13 @@
 /*
  * sandbox_test.c: the stages' own sandboxes on Linux, entered by a
  * forked child exactly as each stage enters it (the specs come from
- * capd/sandbox.c, sockd/sandbox_linux.c and shipd/sandbox.c, not
- * from copies).  A system call or argument the
+ * capd/sandbox.c, sockd/sandbox_linux.c, shipd/sandbox.c and
+ * flowd/sandbox.c, not from copies).  A system call or argument the
  * stage does not need kills the child (SIGSYS): capd's TIOCSTI and
  * sockets other than AF_UNIX, sockd's signals; what a stage does need
  * still works, including glibc's look-up of a name with several
- * addresses in shipd.
+ * addresses in shipd.  Landlock keeps shipd and flowd to their
+ * directories; why sockd has none is shown too.
  */
 
 #include <sys/ioctl.h>
@@ -14,7 +15,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <linux/landlock.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +42,8 @@
 /* The stages' specs; their headers do not mix in one file. */
 const struct sandbox_spec *capd_sandbox(void);
 const struct sandbox_spec *backend_sandbox(void);
-const struct sandbox_spec *shipd_sandbox(void);
+const struct sandbox_spec *shipd_sandbox(const char *);
+const struct sandbox_spec *flowd_sandbox(const char *, const char *);
 
 /* What a child tries once in its sandbox; its return is the exit code. */
 typedef int (*try_fn)(const void *);
@@ -239,16 +244,16 @@ test_shipd_socket(void **state)
 	struct ioctl_try t;
 
 	(void)state;
-	assert_socket(shipd_sandbox(), AF_INET, 1);
-	assert_socket(shipd_sandbox(), AF_INET6, 1);
-	assert_socket(shipd_sandbox(), AF_UNIX, 1);	/* nscd */
-	assert_socket(shipd_sandbox(), AF_NETLINK, 1);
-	assert_socket(shipd_sandbox(), AF_PACKET, 0);
+	assert_socket(shipd_sandbox(outbox), AF_INET, 1);
+	assert_socket(shipd_sandbox(outbox), AF_INET6, 1);
+	assert_socket(shipd_sandbox(outbox), AF_UNIX, 1);	/* nscd */
+	assert_socket(shipd_sandbox(outbox), AF_NETLINK, 1);
+	assert_socket(shipd_sandbox(outbox), AF_PACKET, 0);
 	t.fd = terminal();
 	t.req = FIONREAD;				/* the resolver's */
-	assert_lived(in_sandbox(shipd_sandbox(), try_ioctl, &t));
+	assert_lived(in_sandbox(shipd_sandbox(outbox), try_ioctl, &t));
 	t.req = TIOCSTI;
-	assert_killed(in_sandbox(shipd_sandbox(), try_ioctl, &t));
+	assert_killed(in_sandbox(shipd_sandbox(outbox), try_ioctl, &t));
 	close(t.fd);
 }
 
@@ -293,7 +298,7 @@ test_shipd_resolve(void **state)
 		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
 		    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) == -1)
 			_exit(2);
-		st = in_sandbox(shipd_sandbox(), try_resolve,
+		st = in_sandbox(shipd_sandbox(outbox), try_resolve,
 		    "vbs-several");
 		_exit(WIFSIGNALED(st) ? 100 + WTERMSIG(st) :
 		    WEXITSTATUS(st));
@@ -307,6 +312,156 @@ test_shipd_resolve(void **state)
 		fail_msg("killed by SIGSYS resolving a name with two "
 		    "addresses");
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Landlock's ABI, 0 where the kernel has none. */
+static int
+landlock_abi(void)
+{
+	int	 abi;
+
+	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	return abi < 0 ? 0 : abi;
+}
+
+/* 0 if open(path, flags) did what want says: 1 opened, 0 EACCES. */
+static int
+opens(const char *dir, const char *name, int flags, int want)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	if (dir != NULL)
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else
+		snprintf(path, sizeof(path), "%s", name);
+	fd = open(path, flags | O_CLOEXEC, 0600);
+	if (fd != -1)
+		close(fd);
+	if (want)
+		return fd != -1 ? 0 : 1;
+	return fd == -1 && errno == EACCES ? 0 : 1;
+}
+
+static int
+try_shipd_files(const void *arg)
+{
+	(void)arg;
+	if (opens(outbox, "batch", O_WRONLY | O_CREAT, 1) != 0)
+		return 10;
+	if (opens(NULL, "/etc/hosts", O_RDONLY, 1) != 0)
+		return 11;
+	if (opens(elsewhere, "taken", O_WRONLY | O_CREAT, 0) != 0)
+		return 12;
+	if (opens(NULL, "/proc/1/stat", O_RDONLY, 0) != 0)
+		return 13;
+	if (opens(NULL, "/etc/hosts", O_WRONLY, 0) != 0)
+		return 14;
+	return 0;
+}
+
+static void
+test_shipd_files(void **state)
+{
+	(void)state;
+	if (landlock_abi() < 2)
+		skip();
+	assert_lived(in_sandbox(shipd_sandbox(outbox), try_shipd_files,
+	    NULL));
+}
+
+static int
+try_flowd_files(const void *arg)
+{
+	char	 from[PATH_MAX], to[PATH_MAX];
+
+	(void)arg;
+	if (opens(work, "flowd-current.sqlite", O_RDWR | O_CREAT, 1) != 0)
+		return 10;
+	snprintf(from, sizeof(from), "%s/flowd-current.sqlite", work);
+	snprintf(to, sizeof(to), "%s/batch.sqlite", outbox);
+	if (rename(from, to) == -1)
+		return 11;
+	if (opens(NULL, "/etc/passwd", O_RDONLY, 0) != 0)
+		return 12;
+	if (opens(elsewhere, "taken", O_WRONLY | O_CREAT, 0) != 0)
+		return 13;
+	return 0;
+}
+
+static void
+test_flowd_files(void **state)
+{
+	(void)state;
+	if (landlock_abi() < 2)
+		skip();
+	assert_lived(in_sandbox(flowd_sandbox(work, outbox),
+	    try_flowd_files, NULL));
+}
+
+/*
+ * Why sockd has no Landlock: in any Landlock domain a process loses
+ * ptrace access to every process outside it, whatever its
+ * capabilities, and with it the links in /proc/PID/fd and
+ * /proc/PID/exe that name a socket's owner.  Here a process of the
+ * same user and capabilities (none) has its exe read without Landlock
+ * and refused with it.  Should a kernel lift that, sockd could be
+ * given Landlock.
+ */
+static int
+try_read_exe(const void *arg)
+{
+	char	 path[64], buf[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", *(const int *)arg);
+	if (readlink(path, buf, sizeof(buf)) > 0)
+		return 0;
+	return errno == EACCES ? 1 : 2;
+}
+
+static void
+test_landlock_blinds_owner(void **state)
+{
+	static const struct priv_spec pspec = { NULL, NULL, NULL };
+	static const struct sandbox_path proc[] = {
+		{ "/proc", SANDBOX_READ }, { NULL, 0 }
+	};
+	static const char *const more[] = { "readlink", NULL };
+	static const struct sandbox_spec plain = {
+		.name = "test", .syscalls = more
+	};
+	static const struct sandbox_spec landlocked = {
+		.name = "test", .syscalls = more, .paths = proc
+	};
+	pid_t	 target;
+	int	 pid, st, p[2];
+	char	 c;
+
+	(void)state;
+	if (landlock_abi() < 1)
+		skip();
+	assert_int_equal(pipe(p), 0);
+	fflush(NULL);
+	if ((target = fork()) == 0) {
+		priv_drop(&pspec);
+		(void)write(p[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	assert_true(target > 0);
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);	/* it has dropped */
+	close(p[0]);
+	pid = (int)target;
+	st = in_sandbox(&plain, try_read_exe, &pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = in_sandbox(&landlocked, try_read_exe, &pid);
+	kill(target, SIGKILL);
+	waitpid(target, NULL, 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
 }
 
 /* An allow for any argument would win over the checked ones: refused. */
@@ -344,6 +499,9 @@ main(void)
 		cmocka_unit_test(test_sockd),
 		cmocka_unit_test(test_shipd_socket),
 		cmocka_unit_test(test_shipd_resolve),
+		cmocka_unit_test(test_shipd_files),
+		cmocka_unit_test(test_flowd_files),
+		cmocka_unit_test(test_landlock_blinds_owner),
 		cmocka_unit_test(test_both_ways),
 	};
 
