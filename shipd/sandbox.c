@@ -47,7 +47,9 @@ static const struct sandbox_arg shipd_args[] = {
 	{ "socket", 0, AF_INET },
 	{ "socket", 0, AF_INET6 },
 	{ "socket", 0, AF_UNIX },
+#ifdef AF_NETLINK	/* the args are Linux's; OpenBSD has no netlink */
 	{ "socket", 0, AF_NETLINK },
+#endif
 	{ "ioctl", 1, FIONREAD },
 	{ NULL, 0, 0 }
 };
