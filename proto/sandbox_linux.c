@@ -253,7 +253,8 @@ allow_noexec(scmp_filter_ctx ctx, const char *name, const char *sc)
 #define LL_FILE		(LANDLOCK_ACCESS_FS_EXECUTE | \
 			 LANDLOCK_ACCESS_FS_WRITE_FILE | \
 			 LANDLOCK_ACCESS_FS_READ_FILE | \
-			 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
+			 LANDLOCK_ACCESS_FS_TRUNCATE | \
+			 LANDLOCK_ACCESS_FS_IOCTL_DEV)
 
 /* One path's rule: a file gets only the rights a file can have. */
 static void
