@@ -38,6 +38,11 @@ static const struct sandbox_arg sockd_args[] = {
 	{ NULL, 0, 0 }
 };
 
+/*
+ * No Landlock paths: in a Landlock domain sockd would lose ptrace access
+ * to every process outside it, capabilities or not, and with it the
+ * links above (sandbox_test shows it; sockd(8), BUGS).
+ */
 static const struct sandbox_spec sandbox = {
 	.name = "sockd",
 	.syscalls = sockd_syscalls,
