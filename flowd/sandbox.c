@@ -6,16 +6,31 @@
  * (tests/unit/sandbox_test.c).
  */
 
+#include <sys/socket.h>
+
 #include "flowd.h"
 
-/* What flowd calls after the sandbox is in place, beyond the base. */
+/*
+ * What flowd calls after the sandbox is in place, beyond the base:
+ * files, and connect for syslog (below).
+ */
 static const char *const flowd_syscalls[] = {
 	"open", "openat", "unlink", "unlinkat", "link", "linkat", "rename",
 	"renameat", "renameat2", "mkdir", "mkdirat", "fsync", "fdatasync",
 	"ftruncate", "fallocate", "mmap", "mprotect", "access", "faccessat",
 	"faccessat2", "stat", "lstat", "readlink", "readlinkat", "getcwd",
-	"fchown", "fchmod", "uname", "getdents64", "getsockopt",
+	"fchown", "fchmod", "uname", "getdents64", "getsockopt", "connect",
 	NULL
+};
+
+/*
+ * Under vbsd flowd logs to syslog, and glibc makes a new AF_UNIX socket
+ * and connects it when the old one broke (syslogd restarted): without
+ * this the first log line after that killed flowd.  No other family.
+ */
+static const struct sandbox_arg flowd_args[] = {
+	{ "socket", 0, AF_UNIX },
+	{ NULL, 0, 0 }
 };
 
 /*
@@ -33,6 +48,7 @@ static struct sandbox_spec flowd_spec = {
 	.name = "flowd",
 	.syscalls = flowd_syscalls,
 	.pledge = "stdio rpath wpath cpath flock",
+	.args = flowd_args,
 	.paths = flowd_paths,
 };
 

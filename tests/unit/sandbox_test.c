@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -401,6 +402,32 @@ test_flowd_files(void **state)
 }
 
 /*
+ * A stage that logs to syslog reconnects when its log socket breaks (a
+ * syslogd restart): glibc makes a new AF_UNIX socket and connects it.
+ * That must not kill flowd, which has no other socket to make.
+ */
+static int
+try_syslog(const void *arg)
+{
+	(void)arg;
+	closelog();
+	openlog("sandbox_test", LOG_NDELAY, LOG_DAEMON);
+	syslog(LOG_DEBUG, "sandbox_test: a log line from the sandbox");
+	closelog();
+	return 0;
+}
+
+static void
+test_flowd_syslog(void **state)
+{
+	(void)state;
+	assert_lived(in_sandbox(flowd_sandbox(work, outbox), try_syslog,
+	    NULL));
+	assert_socket(flowd_sandbox(work, outbox), AF_INET, 0);
+	assert_socket(flowd_sandbox(work, outbox), AF_NETLINK, 0);
+}
+
+/*
  * Why sockd has no Landlock: in any Landlock domain a process loses
  * ptrace access to every process outside it, whatever its
  * capabilities, and with it the links in /proc/PID/fd and
@@ -501,6 +528,7 @@ main(void)
 		cmocka_unit_test(test_shipd_resolve),
 		cmocka_unit_test(test_shipd_files),
 		cmocka_unit_test(test_flowd_files),
+		cmocka_unit_test(test_flowd_syslog),
 		cmocka_unit_test(test_landlock_blinds_owner),
 		cmocka_unit_test(test_both_ways),
 	};
