@@ -101,6 +101,18 @@ struct dirslot {
 	uint8_t		 local;		/* in dirnets */
 };
 
+/*
+ * Flows capd saw lately, for the live loop's hold (capture.c): a hash
+ * of the flow's two ends and protocol, either way round, and when
+ * (packet time, in 1024-microsecond units).  Direct-mapped: a flow that
+ * loses its slot only looks new again, which costs one early message.
+ */
+#define SEEN_BITS	12
+struct seenslot {
+	uint32_t	 hash;
+	uint32_t	 when;
+};
+
 /* Everything capd knows: options, configuration, handles, counters. */
 struct capd {
 	int		 foreground, verbose, check_only;
@@ -125,6 +137,11 @@ struct capd {
 	uint64_t	 received, last_ts_us;
 	struct decoder	 dec;
 	struct emitter	 em;
+	struct seenslot	 seen[1 << SEEN_BITS];
+	int		 hold;		/* live, timeout < HOLD_US */
+	int		 hold_fresh;	/* the held message starts a flow */
+	uint64_t	 hold_since;	/* monotonic; 0: nothing held */
+	uint64_t	 sent_early;	/* messages sent before HOLD_US */
 };
 
 /* capture.c */

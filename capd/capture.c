@@ -25,6 +25,63 @@
 static struct capd	*cap;		/* for the pcap callback */
 static volatile sig_atomic_t quit;
 
+/*
+ * The live loop's hold.  flowd needs a flow's first packet at once: it
+ * looks the socket up then, and without sockd's eBPF backend a socket
+ * that lives 20 ms is named only if that look-up comes in time.  The
+ * rest can wait: flowd's timers trail the clock by a second.  So a
+ * message goes to flowd at once when it holds the first packet of a
+ * flow capd has not seen for SEEN_US, and otherwise waits until one
+ * does, until it fills, or until it is HOLD_US old.  Each message wakes
+ * flowd (about 30 us of CPU on this project's test machines): with a
+ * short timeout, as advised without eBPF, that was most of flowd's
+ * work.  With a timeout of HOLD_US or more (the default is 250 ms)
+ * capd wakes seldom enough, and nothing is held: a packet then reaches
+ * flowd at most timeout + HOLD_US late, within flowd's second.
+ * Immediate mode asks for every packet at once and gets it.
+ */
+#define HOLD_US		250000ULL
+#define SEEN_US		2000000ULL
+
+/* A hash of a packet's flow, the same both ways. */
+static uint32_t
+flow_hash(const struct pkt_rec *r)
+{
+	const uint8_t	*a = r->src, *b = r->dst;
+	uint16_t	 pa = r->sport, pb = r->dport;
+	uint32_t	 h = 2166136261u;
+	size_t		 i, n = r->ipver == 6 ? 16 : 4;
+	int		 c;
+
+	if ((c = memcmp(a, b, n)) > 0 || (c == 0 && pa > pb)) {
+		a = r->dst, b = r->src;
+		pa = r->dport, pb = r->sport;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ a[i]) * 16777619u;
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	h = (h ^ (uint32_t)pa << 16 ^ pb) * 16777619u;
+	h = (h ^ r->proto) * 16777619u;
+	return h ^ h >> 15;
+}
+
+/* Is this the first packet of a flow not seen for SEEN_US? */
+static int
+flow_new(struct capd *c, const struct pkt_rec *r)
+{
+	struct seenslot	*s;
+	uint32_t	 h = flow_hash(r), now = (uint32_t)(r->ts_us >> 10);
+	int		 fresh;
+
+	s = &c->seen[h & ((1u << SEEN_BITS) - 1)];
+	fresh = s->hash != h || s->when == 0 ||
+	    (uint32_t)(now - s->when) > (uint32_t)(SEEN_US >> 10);
+	s->hash = h;
+	s->when = now != 0 ? now : 1;
+	return fresh;
+}
+
 static void
 on_signal(int sig)
 {
@@ -92,7 +149,34 @@ handle(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 		return;
 	if (c->ndirnets > 0)
 		r->dir = direction(c, r);
+	if (c->hold && flow_new(c, r))
+		c->hold_fresh = 1;
 	emit_packet(&c->em);
+}
+
+/*
+ * After a read: send the message now, or hold it (see HOLD_US).  The
+ * poll timeout to keep, or -1 when nothing is held.
+ */
+static int
+hold_or_send(struct capd *c, uint64_t now)
+{
+	if (c->em.mb.nrec == 0) {
+		c->hold_since = 0;
+		c->hold_fresh = 0;
+		return -1;
+	}
+	if (c->hold_since == 0)
+		c->hold_since = now;
+	if (!c->hold || c->hold_fresh || now - c->hold_since >= HOLD_US) {
+		if (c->hold && c->hold_fresh && now - c->hold_since < HOLD_US)
+			c->sent_early++;
+		emit_flush(&c->em);
+		c->hold_since = 0;
+		c->hold_fresh = 0;
+		return -1;
+	}
+	return (int)((c->hold_since + HOLD_US - now + 999) / 1000);
 }
 
 /*
@@ -274,8 +358,8 @@ capture_stats(struct capd *c)
 
 /*
  * The live loop: poll the handles, flowd's socket and the address
- * watch; decode what arrives, hand it on without waiting, send stats
- * on time.  Returns the exit code: EXIT_OK on SIGTERM/SIGINT,
+ * watch; decode what arrives and hand it on (a flow's first packet at
+ * once, the rest within HOLD_US), send stats on time.  Returns the exit code: EXIT_OK on SIGTERM/SIGINT,
  * EXIT_ADDRS when the host's addresses changed.
  */
 int
@@ -284,10 +368,12 @@ capture_live_loop(struct capd *c)
 	struct pollfd	 pfd[VBS_MAX_IFACES + 2];
 	struct sigaction sa;
 	uint64_t	 now, next_stats, wake;
-	int		 i, n, efd = -1, afd = -1, timeout, rc = EXIT_OK;
+	int		 i, n, efd = -1, afd = -1, timeout, hold = -1;
+	int		 rc = EXIT_OK;
 	short		 ev;
 
 	cap = c;
+	c->hold = !c->immediate && (uint64_t)c->timeout_ms * 1000 < HOLD_US;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -326,6 +412,8 @@ capture_live_loop(struct capd *c)
 			timeout = poll_ms(now, next_stats, timeout);
 		if ((wake = emit_next_wakeup(&c->em)) != 0)
 			timeout = poll_ms(now_us(), wake, timeout);
+		if (hold != -1 && hold < timeout)
+			timeout = hold;
 		if (poll(pfd, (nfds_t)n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -339,8 +427,7 @@ capture_live_loop(struct capd *c)
 				fatalx("%s: %s", c->ifs[i].name,
 				    pcap_geterr(c->ifs[i].pcap));
 		}
-		/* What arrived goes to flowd now: it labels on first sight. */
-		emit_flush(&c->em);
+		hold = hold_or_send(c, mono_us());
 		if (efd != -1 && pfd[efd].revents & (POLLERR | POLLHUP))
 			emit_lost(&c->em);
 		emit_service(&c->em, now_us());

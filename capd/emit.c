@@ -231,7 +231,8 @@ counter(struct stats_rec *s, const char *name, uint64_t v)
 
 /*
  * The counters: frames received, records emitted, not IP and malformed
- * by reason, fragments, kernel drops (pcap_stats), queue drops.
+ * by reason, fragments, kernel drops (pcap_stats), messages, queue
+ * drops.
  */
 void
 emit_stats(struct capd *c, uint64_t ts)
@@ -261,6 +262,9 @@ emit_stats(struct capd *c, uint64_t ts)
 		counter(s, "kernel_received", krecv);
 		counter(s, "kernel_dropped", kdrop);
 		counter(s, "interface_dropped", ifdrop);
+		/* Messages to flowd, and those the hold let go early. */
+		counter(s, "messages", c->em.messages);
+		counter(s, "messages_early", c->sent_early);
 	}
 	if (c->em.q != NULL) {
 		counter(s, "queue_dropped_records",
