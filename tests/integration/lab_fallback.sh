@@ -4,7 +4,7 @@
 # lab of tests/lab/lab.sh (198.18.4.0/24, fd00:4::/64, answers 20 ms
 # late), the client under vbsd without shipd, with
 #   [sockd] ebpf = false        sockets only from dumps and look-ups
-#   [capd]  timeout = 10ms      what vbs.conf(5) advises without eBPF
+#   [capd]  timeout = 5ms       what vbs.conf(5) advises without eBPF
 # and a few hundred flows of real programs.  Without eBPF a flow is
 # named only by a look-up that reaches sockd while its socket is open,
 # so flowd must read each message of capd's as it comes, even while
@@ -27,7 +27,7 @@ JOBS=${LAB_JOBS:-250}
 
 lab_net || { not_ok "$N: namespaces"; exit 1; }
 lab_servers 150 || { not_ok "$N: servers"; exit 1; }
-lab_conf "$(printf '[sockd]\nebpf = false\n[capd]\ntimeout = 10ms')"
+lab_conf "$(printf '[sockd]\nebpf = false\n[capd]\ntimeout = 5ms')"
 lab_vbsd_start || { not_ok "$N: vbsd"; exit 1; }
 ok "$N: vbsd runs flowd, sockd (no eBPF) and capd in $LAB_C"
 
