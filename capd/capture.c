@@ -359,8 +359,9 @@ capture_stats(struct capd *c)
 /*
  * The live loop: poll the handles, flowd's socket and the address
  * watch; decode what arrives and hand it on (a flow's first packet at
- * once, the rest within HOLD_US), send stats on time.  Returns the exit code: EXIT_OK on SIGTERM/SIGINT,
- * EXIT_ADDRS when the host's addresses changed.
+ * once, the rest within HOLD_US), send stats on time.  Returns the
+ * exit code: EXIT_OK on SIGTERM/SIGINT, EXIT_ADDRS when the host's
+ * addresses changed.
  */
 int
 capture_live_loop(struct capd *c)

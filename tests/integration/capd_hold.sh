@@ -27,20 +27,11 @@ A=vbs-hold-a$$ B=vbs-hold-b$$ VA=vholda$$ VB=vholdb$$
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
+	ns_delete "$A" "$B"
 	rm -rf "$t"
 }
 trap cleanup EXIT INT TERM
-
-ip netns add "$A" && ip netns add "$B" &&
-ip link add "$VA" netns "$A" type veth peer name "$VB" netns "$B" &&
-ip -n "$A" addr add 198.18.10.1/24 dev "$VA" &&
-ip -n "$B" addr add 198.18.10.2/24 dev "$VB" &&
-ip -n "$A" link set "$VA" up && ip -n "$B" link set "$VB" up &&
-ip -n "$A" link set lo up && ip -n "$B" link set lo up ||
+ns_pair "$A" "$B" "$VA" "$VB" 198.18.10 fd00:10 ||
 	{ not_ok "$N: namespaces"; exit 1; }
 
 mkdir -p "$t/empty" "$t/msg"
