@@ -12,18 +12,19 @@
  *   POST /v1/enroll	Authorization: Bearer TOKEN; answers the new
  *			client's id and secret as JSON
  *
- * Everything a client sends is hostile.  A request with
- * Transfer-Encoding is refused (411) whatever it asks.  Before any body
- * byte is accepted the receiver checks, in order: the credentials (401,
- * or 403 when revoked), the batch id (400), the hash header (400), the
- * encoding (415), the length against max_batch (411, 413), the
- * client's rate (429) and whether the batch is known already (200, the
- * body is never read) or was refused by a loader (422).  The body, never
- * more than its length, is then hashed and written to a temporary file
- * in spool/tmp; only when it is whole, its hash matches (422), it is a
- * batch whose meta names this id and this client or no client (422,
- * 403), and it is fsynced, is it renamed into spool/incoming as
- * CLIENT.ID, the directory fsynced, and 201 sent.  A connection that
+ * Everything a client sends is hostile.  At most CONN_PER_IP
+ * connections come from one IPv4 address or IPv6 /64 (on_accept).  A
+ * request with Transfer-Encoding is refused (411) whatever it asks.
+ * Before any body byte is accepted the receiver checks, in order: the
+ * credentials (401, or 403 when revoked), the batch id (400), the hash
+ * header (400), the encoding (415), the length against max_batch (411,
+ * 413), the client's rate (429) and whether the batch is known already
+ * (200, the body is never read) or was refused by a loader (422).  The
+ * body, never more than its length, is then hashed and written to a
+ * temporary file in spool/tmp; only when it is whole, its hash matches
+ * (422), it is a batch whose meta names this id and this client or no
+ * client (422, 403), and it is fsynced, is it renamed into
+ * spool/incoming as CLIENT.ID, the directory fsynced, and 201 sent.  A connection that
  * does not send its headers within `timeout`, or whose body then
  * averages less than `min_rate`, is closed by a watchdog thread, as is,
  * near CONN_LIMIT, one with no request going for SHED_US; an idle one
@@ -96,6 +97,7 @@
 struct conn_watch {
 	struct conn_watch *next, *prev;
 	int		 fd;
+	uint8_t		 origin[16];	/* conn_origin(); all 0 unknown */
 	uint64_t	 since;		/* mono_us: connection or request start */
 	uint64_t	 bytes;		/* body bytes of the current request */
 	int		 in_request;	/* its headers are in */
@@ -122,7 +124,7 @@ struct rcv {
 	unsigned int	 nconns;
 	struct rate_slot *rates;
 	volatile int	 stopping;
-	uint64_t	 stored, dups, refused, slow, shed;
+	uint64_t	 stored, dups, refused, slow, shed, crowded;
 };
 
 enum req_kind { REQ_PUT = 1, REQ_ENROLL = 2 };
@@ -866,6 +868,62 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	}
 }
 
+/*
+ * Where a connection comes from, for the limit of CONN_PER_IP: an IPv4
+ * address, or the /64 of an IPv6 address, since a host is given a /64
+ * and may use any address in it.  IPv4-mapped addresses are IPv4; the
+ * two kinds of key never meet (an IPv4 one has 0xffff at 10 and 11, a
+ * /64 has zeros after 8).
+ */
+static void
+conn_origin(const struct sockaddr *sa, uint8_t key[16])
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)(const void *)sa;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &s4->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			memcpy(key, &s6->sin6_addr, 16);
+		else
+			memcpy(key, &s6->sin6_addr, 8);
+	}
+}
+
+/*
+ * libmicrohttpd's accept policy: at most CONN_PER_IP connections from
+ * one origin (conn_origin).  Called in its listening thread, which also
+ * adds each accepted connection (on_connection) before the next accept.
+ */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	static const uint8_t	 none[16];
+	struct rcv		*r = cls;
+	struct conn_watch	*cw;
+	uint8_t			 key[16];
+	unsigned int		 n = 0;
+
+	if (len < (socklen_t)sizeof(struct sockaddr_in))
+		return MHD_YES;
+	conn_origin(sa, key);
+	if (memcmp(key, none, 16) == 0)
+		return MHD_YES;
+	pthread_mutex_lock(&r->lock);
+	for (cw = r->conns; cw != NULL; cw = cw->next)
+		if (memcmp(cw->origin, key, 16) == 0)
+			n++;
+	if (n >= CONN_PER_IP)
+		r->crowded++;
+	pthread_mutex_unlock(&r->lock);
+	return n < CONN_PER_IP ? MHD_YES : MHD_NO;
+}
+
 static void
 on_connection(void *cls, struct MHD_Connection *c, void **sock_ctx,
     enum MHD_ConnectionNotificationCode toe)
@@ -880,6 +938,10 @@ on_connection(void *cls, struct MHD_Connection *c, void **sock_ctx,
 		if (ci == NULL || (cw = calloc(1, sizeof(*cw))) == NULL)
 			return;
 		cw->fd = ci->connect_fd;
+		ci = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci != NULL && ci->client_addr != NULL)
+			conn_origin(ci->client_addr, cw->origin);
 		cw->since = mono_us();
 		pthread_mutex_lock(&r->lock);
 		cw->next = r->conns;
@@ -1126,7 +1188,7 @@ receive_run(const struct receive_opts *o)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_DUAL_STACK;
 	tmo = (unsigned int)((r.timeout_us + 999999) / 1000000);
-	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &r,
+	d = MHD_start_daemon(flags, 0, on_accept, &r, on_request, &r,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_HTTPS_MEM_CERT, cert,
@@ -1135,7 +1197,6 @@ receive_run(const struct receive_opts *o)
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 	    MHD_OPTION_CONNECTION_TIMEOUT, tmo,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CONN_PER_IP,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &r,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, &r,
@@ -1162,8 +1223,9 @@ receive_run(const struct receive_opts *o)
 	pthread_join(wd, NULL);
 	log_info("receiver: stopping: %" PRIu64 " stored, %" PRIu64
 	    " duplicates, %" PRIu64 " refused, %" PRIu64 " slow closed, %"
-	    PRIu64 " closed near the limit", r.stored, r.dups, r.refused,
-	    r.slow, r.shed);
+	    PRIu64 " closed near the limit, %" PRIu64 " over %d from one "
+	    "address or /64", r.stored, r.dups, r.refused, r.slow, r.shed,
+	    r.crowded, CONN_PER_IP);
 	if (r.my != NULL)
 		mysql_close(r.my);
 	conf_free(conf);
