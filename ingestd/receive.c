@@ -12,26 +12,26 @@
  *   POST /v1/enroll	Authorization: Bearer TOKEN; answers the new
  *			client's id and secret as JSON
  *
- * Everything a client sends is hostile.  At most CONN_PER_IP
- * connections come from one IPv4 address or IPv6 /64 (on_accept).  A
- * request with Transfer-Encoding is refused (411) whatever it asks.
- * Before any body byte is accepted the receiver checks, in order: the
- * credentials (401, or 403 when revoked), the batch id (400), the hash
- * header (400), the encoding (415), the length against max_batch (411,
- * 413), the client's rate (429) and whether the batch is known already
- * (200, the body is never read) or was refused by a loader (422).  The
- * body, never more than its length, is then hashed and written to a
- * temporary file in spool/tmp; only when it is whole, its hash matches
- * (422), it is a batch whose meta names this id and this client or no
- * client (422, 403), and it is fsynced, is it renamed into
- * spool/incoming as CLIENT.ID, the directory fsynced, and 201 sent.  A connection that
+ * Everything a client sends is hostile.  At most CONN_PER_IP connections
+ * come from one IPv4 address or IPv6 /64 (on_accept).  A request with
+ * Transfer-Encoding is refused (411) whatever it asks.  Before any body
+ * byte is accepted the receiver checks, in order: the credentials (401,
+ * or 403 when revoked), the batch id (400), the hash header (400), the
+ * encoding (415), the length against max_batch (411, 413), the client's
+ * rate (429) and whether the batch is known already (200, the body is
+ * never read) or was refused by a loader (422).  The body, never more
+ * than its length, is then hashed and written to a temporary file in
+ * spool/tmp; only when it is whole, its hash matches (422), it is a
+ * batch whose meta names this id and this client or no client (422,
+ * 403), and it is fsynced, is it renamed into spool/incoming as
+ * CLIENT.ID, the directory fsynced, and 201 sent.  A connection that
  * does not send its headers within `timeout`, or whose body then
  * averages less than `min_rate`, is closed by a watchdog thread, as is,
  * near CONN_LIMIT, one with no request going for SHED_US; an idle one
- * by libmicrohttpd.  MySQL and the batch file are given a few
- * seconds each (DB_SECONDS, META_SECONDS), so that every request is
- * answered; past them the answer is 503 with Retry-After, and nothing
- * of the upload is kept.
+ * by libmicrohttpd.  MySQL and the batch file are given a few seconds
+ * each (DB_SECONDS, META_SECONDS), so that every request is answered;
+ * past them the answer is 503 with Retry-After, and nothing of the
+ * upload is kept.
  *
  * Trusts vbs.conf, the certificate and key, the spool and MySQL.
  */
