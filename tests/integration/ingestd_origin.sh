@@ -117,4 +117,12 @@ kill "$SERVE"
 wait "$SERVE"
 SERVE=
 diag "$(grep 'receiver: stopping' "$T/serve.log")"
+if grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/serve.log"
+then
+	not_ok "$N: no sanitizer report"
+	grep -E -A5 'Sanitizer|runtime error:' "$T/serve.log" | head -20 |
+	    sed 's/^/# /'
+else
+	ok "$N: no sanitizer report"
+fi
 exit 0
