@@ -18,8 +18,9 @@
  * byte is accepted the receiver checks, in order: the credentials (401,
  * or 403 when revoked), the batch id (400), the hash header (400), the
  * encoding (415), the length against max_batch (411, 413), the client's
- * rate (429) and whether the batch is known already (200, the body is
- * never read) or was refused by a loader (422).  The body, never more
+ * rate (429), whether the batch is known already (200, the body is
+ * never read) or was refused by a loader (422), and the client's
+ * uploads under way (429 past PUT_PER_CLIENT).  The body, never more
  * than its length, is then hashed and written to a temporary file in
  * spool/tmp; only when it is whole, its hash matches (422), it is a
  * batch whose meta names this id and this client or no client (422,
@@ -79,6 +80,12 @@
 #define CONN_LIMIT	512
 #define CONN_PER_IP	64
 /*
+ * Bodies of one client at once: shipd sends one batch at a time, and an
+ * enrolled client that sent many at min_rate would hold a slot each for
+ * max_batch / min_rate (over an hour at 16 MB).
+ */
+#define PUT_PER_CLIENT	4
+/*
  * With fewer than CONN_SPARE slots free, a connection with no request
  * going (a TLS handshake, headers, or idle) for SHED_US is closed: else
  * connections that never send a byte hold every slot for `timeout`.
@@ -98,6 +105,7 @@ struct conn_watch {
 	struct conn_watch *next, *prev;
 	int		 fd;
 	uint8_t		 origin[16];	/* conn_origin(); all 0 unknown */
+	char		 client[HTTP_CLIENT_MAX + 1]; /* its PUT's, or "" */
 	uint64_t	 since;		/* mono_us: connection or request start */
 	uint64_t	 bytes;		/* body bytes of the current request */
 	int		 in_request;	/* its headers are in */
@@ -432,6 +440,28 @@ tmp_create(int dirfd, const char *client, const char *id, char *name,
  * when a response has been queued (refusal or duplicate), else the new
  * request, its temporary file open.
  */
+/*
+ * This connection's PUT is one of its client's bodies under way: -1
+ * when PUT_PER_CLIENT are already (on_completed() gives the place back).
+ */
+static int
+put_take(struct rcv *r, struct MHD_Connection *c, const char *client)
+{
+	struct conn_watch	*cw = conn_of(c), *o;
+	int			 n = 0;
+
+	if (cw == NULL)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	for (o = r->conns; o != NULL; o = o->next)
+		if (o != cw && strcmp(o->client, client) == 0)
+			n++;
+	if (n < PUT_PER_CLIENT)
+		snprintf(cw->client, sizeof(cw->client), "%s", client);
+	pthread_mutex_unlock(&r->lock);
+	return n < PUT_PER_CLIENT ? 0 : -1;
+}
+
 static struct req *
 put_begin(struct rcv *r, struct MHD_Connection *c, const char *id,
     enum MHD_Result *ret)
@@ -554,6 +584,13 @@ put_begin(struct rcv *r, struct MHD_Connection *c, const char *id,
 		else
 			*ret = refuse(r, c, q->client,
 			    MHD_HTTP_SERVICE_UNAVAILABLE, "database away");
+		goto done;
+	}
+	if (put_take(r, c, q->client) == -1) {
+		snprintf(why, sizeof(why), "more than %d uploads at once",
+		    PUT_PER_CLIENT);
+		*ret = refuse(r, c, q->client, MHD_HTTP_TOO_MANY_REQUESTS,
+		    why);
 		goto done;
 	}
 	if ((q->md = EVP_MD_CTX_new()) == NULL ||
@@ -864,6 +901,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		cw->in_request = 0;
 		cw->in_body = 0;
 		cw->bytes = 0;
+		cw->client[0] = '\0';
 		pthread_mutex_unlock(&r->lock);
 	}
 }

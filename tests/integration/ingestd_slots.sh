@@ -5,7 +5,9 @@
 # from one address at most 64 (so an upload from another goes on), but
 # from 8 addresses all 512.  Near the limit the receiver closes the
 # connections that have no request going and are older than 2 s, so
-# an upload made meanwhile is stored within seconds.  On loopback:
+# an upload made meanwhile is stored within seconds.  An enrolled
+# client may have 4 uploads under way at once, not 64 that trickle at
+# min_rate for an hour: a fifth is 429.  On loopback:
 # 127.0.0.2 to 127.0.0.9 connect to 127.0.0.1, each a bounded number
 # of times, once.
 
@@ -82,7 +84,33 @@ beside 1 100 8 "$S1" "100 bare connections from one address"
 beside 8 64 15 "$S2" "512 bare connections from 8 addresses"
 diag "serve.log: $(grep 'with no request' "$T/serve.log" | tail -1)"
 nb() { q 'SELECT count(*) FROM batches' | tail -1; }
-wait_for 20 test "$(nb)" = 2
+# has N: MySQL's ledger holds N batches (asked again on each try).
+has() { test "$(nb)" = "$1"; }
+wait_for 20 has 2
 equal "MySQL has both" "$(nb)" 2
+
+# An enrolled client's bodies under way: 4 at most.  Four uploads sent
+# at 8 kB/s (over 4 s each); meanwhile a fifth is 429, and once they
+# are in, it is stored.
+fx_batches "$T/bt" "$CID_a" 5 250 2500 2 t || { not_ok "batches"; exit 1; }
+set -- "$T"/bt/*.sqlite
+i=0 slow=
+for f in "$1" "$2" "$3" "$4"; do
+	i=$((i + 1))
+	put --limit-rate 8k --max-time 60 -u "$AUTH" -- "$(id_of "$f")" \
+	    "$f" >"$T/slow$i" 2>&1 &
+	slow="$slow $!"
+done
+sleep 2
+equal "a fifth upload of the client meanwhile: 429" \
+    "$(put --max-time 10 -u "$AUTH" -- "$(id_of "$5")" "$5")" 429
+wait $slow
+equal "the four slow uploads: 201" \
+    "$(for i in 1 2 3 4; do printf '%s ' "$(cat "$T/slow$i")"; done)" \
+    "201 201 201 201 "
+equal "the fifth, once they are in: 201" \
+    "$(put --max-time 10 -u "$AUTH" -- "$(id_of "$5")" "$5")" 201
+wait_for 30 has 7
+equal "MySQL has all 7" "$(nb)" 7
 fx_sanitizer_check
 exit 0
