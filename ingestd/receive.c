@@ -436,11 +436,6 @@ tmp_create(int dirfd, const char *client, const char *id, char *name,
 }
 
 /*
- * The headers of a PUT: every check that needs no body.  Returns NULL
- * when a response has been queued (refusal or duplicate), else the new
- * request, its temporary file open.
- */
-/*
  * This connection's PUT is one of its client's bodies under way: -1
  * when PUT_PER_CLIENT are already (on_completed() gives the place back).
  */
@@ -462,6 +457,11 @@ put_take(struct rcv *r, struct MHD_Connection *c, const char *client)
 	return n < PUT_PER_CLIENT ? 0 : -1;
 }
 
+/*
+ * The headers of a PUT: every check that needs no body.  Returns NULL
+ * when a response has been queued (refusal or duplicate), else the new
+ * request, its temporary file open.
+ */
 static struct req *
 put_begin(struct rcv *r, struct MHD_Connection *c, const char *id,
     enum MHD_Result *ret)
