@@ -184,6 +184,24 @@ on_ebpf(void *arg, struct sock_rec *r)
 	table_ebpf(r);
 }
 
+static int	 news_destroy;		/* destroy events are read */
+
+/*
+ * What the kernel told and the loop has not read yet: the eBPF ring
+ * buffer and queued destroy events.  A look-up whose socket is gone
+ * reads them first, else a socket whose open and close still wait
+ * there leaves the answer to an older closed socket on its port.
+ */
+void
+sockd_news(void)
+{
+	if (ebpf_events(on_ebpf, NULL) == -1)
+		fatal("ebpf ring buffer");
+	if (news_destroy && backend_event_fd() != -1 &&
+	    backend_events(on_destroy, NULL) == -1)
+		fatal("destroy events");
+}
+
 static void
 loop(int dump_ms, int stats_ms, int use_destroy)
 {
@@ -209,6 +227,7 @@ loop(int dump_ms, int stats_ms, int use_destroy)
 		pfd[i_sig = n++] = (struct pollfd){ sigpipe_fds[0], POLLIN, 0 };
 		if ((fd_bpf = ebpf_fd()) != -1)
 			pfd[i_bpf = n++] = (struct pollfd){ fd_bpf, POLLIN, 0 };
+		news_destroy = use_destroy;
 		if (use_destroy && (fd_dest = backend_event_fd()) != -1)
 			pfd[i_dest = n++] = (struct pollfd){ fd_dest, POLLIN,
 			    0 };

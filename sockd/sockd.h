@@ -53,6 +53,7 @@ extern struct sockd_stats stats;
 
 /* sockd.c: answer the look-ups waiting now, without blocking. */
 void	 sockd_lookups_pending(void);
+void	 sockd_news(void);
 
 /* hash.c: a map from 64-bit keys to pointers, chained, growing. */
 struct hmap_ent {

@@ -84,6 +84,7 @@ static void	 copy_owner(struct sock_rec *, const struct sock_rec *);
 /* new sockets of the dump in progress */
 static struct sock_ent	**fresh;
 static size_t		  nfresh, capfresh;
+static int		  in_dump;	/* fresh[] points into socks */
 
 /*
  * With destroy events, a socket a dump no longer shows is closed by the
@@ -445,8 +446,11 @@ table_dump(int snapshot)
 	if (backend_dump(dump_one, NULL) == -1)
 		fatal("socket dump");
 	/* A look-up waiting now must not wait for this dump's owners. */
-	if (nfresh > 0)
+	if (nfresh > 0) {
+		in_dump = 1;
 		sockd_lookups_pending();
+		in_dump = 0;
+	}
 	if (nfresh > 0) {
 		if ((v = calloc(nfresh, sizeof(*v))) == NULL)
 			fatal("table_dump");
@@ -664,6 +668,9 @@ table_lookup(const struct lookup_rec *q, struct answer_rec *ans)
 		log_warn("look-up %u", q->id);
 		n = 0;
 	}
+	/* Not (or not only) the exact socket: the closed may know it. */
+	if ((n == 0 || (q->rport != 0 && found[0].rport == 0)) && !in_dump)
+		sockd_news();
 	if ((n == 0 || (q->rport != 0 && found[0].rport == 0)) &&
 	    (k = closed_match(q, n > 0)) != -1) {
 		closed_get((size_t)k, &ans->sock);

@@ -98,6 +98,24 @@ sockd_lookups_pending(void)
 {
 }
 
+/* What the loop has not read yet; sockd_news() hands it to the table. */
+static struct sock_rec	queued[4];
+static int		nqueued;
+
+void
+sockd_news(void)
+{
+	int	i, n = nqueued;
+
+	nqueued = 0;
+	for (i = 0; i < n; i++) {
+		if (queued[i].source == SRC_EBPF)
+			table_ebpf(&queued[i]);
+		else
+			table_destroy(&queued[i]);
+	}
+}
+
 /* A TCP socket 198.18.0.1:lport -> 198.18.0.2:443 as the kernel has it. */
 static struct sock_rec
 tcp(uint64_t cookie, uint64_t inode, uint16_t lport)
@@ -178,7 +196,7 @@ setup(void **state)
 static void
 reset(void)
 {
-	nkern = nkern_lookup = nemitted = 0;
+	nkern = nkern_lookup = nemitted = nqueued = 0;
 }
 
 /* A dump opens what it first sees; a socket missing twice is closed. */
@@ -442,6 +460,31 @@ owned_closed(uint64_t cookie, uint16_t lport, int32_t pid, uint32_t uid,
 }
 
 /*
+ * A socket whose eBPF open and destroy event still wait to be read when
+ * flowd asks about it: the look-up reads them, and answers with it, not
+ * with an older closed socket of another process on the same port.
+ */
+static void
+test_lookup_news(void **state)
+{
+	struct sock_rec	r;
+
+	(void)state;
+	reset();
+	owned_closed(0x40000, 44000, 7000, 1000, "old");
+	r = tcp(0x40001, 0, 44000);
+	r.source = SRC_EBPF;
+	r.event = SOCK_OPEN;
+	r.pid = 7001;
+	r.uid = 1000;
+	snprintf(r.comm, sizeof(r.comm), "new");
+	snprintf(r.exe, sizeof(r.exe), "/usr/bin/new");
+	queued[nqueued++] = r;
+	queued[nqueued++] = gone(0x40001, 44000);
+	answered_closed(&r, 7001, "new", "/usr/bin/new");
+}
+
+/*
  * A user who opens and closes thousands of sockets pushes out their own
  * closed records, not another user's: the victim's short connections
  * are still answered after 6,144 of the flooder's, the flooder's newest
@@ -487,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_lookup_closed_exact),
 		cmocka_unit_test(test_closed_wrap),
 		cmocka_unit_test(test_closed_fair),
+		cmocka_unit_test(test_lookup_news),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
