@@ -28,9 +28,9 @@ static const char *const capd_syscalls[] = {
  * (root running capd -r by hand) would type commands into its shell.
  */
 static const struct sandbox_arg capd_args[] = {
-	{ "socket", 0, AF_UNIX },
-	{ "ioctl", 1, SIOCGIFFLAGS },
-	{ NULL, 0, 0 }
+	{ "socket", 0, AF_UNIX, 0 },
+	{ "ioctl", 1, SIOCGIFFLAGS, 0 },
+	{ NULL, 0, 0, 0 }
 };
 
 static const struct sandbox_spec capd_spec = {

@@ -29,8 +29,8 @@ static const char *const flowd_syscalls[] = {
  * this the first log line after that killed flowd.  No other family.
  */
 static const struct sandbox_arg flowd_args[] = {
-	{ "socket", 0, AF_UNIX },
-	{ NULL, 0, 0 }
+	{ "socket", 0, AF_UNIX, 0 },
+	{ NULL, 0, 0, 0 }
 };
 
 /*

@@ -377,7 +377,8 @@ void	 sandbox_priv_finish(const struct priv_spec *);	/* caps, no_new_privs */
  *
  * args (Linux): system calls allowed only when one argument equals a
  * value, one entry per value (an ioctl allowed for two requests has two
- * entries).  A call named here must not also be in syscalls, where any
+ * entries); with a mask, when the argument's bits under it equal the
+ * value.  A call named here must not also be in syscalls, where any
  * argument would do: sandbox_enter() refuses that.
  *
  * paths (Linux, Landlock): where files may still be opened; NULL leaves
@@ -388,6 +389,7 @@ struct sandbox_arg {
 	const char	*syscall;	/* NULL ends the list */
 	unsigned int	 arg;		/* which argument, from 0 */
 	uint64_t	 value;
+	uint64_t	 mask;		/* 0: the whole argument */
 };
 
 #define SANDBOX_READ	0x1	/* open files, list directories */

@@ -151,8 +151,8 @@ static const char *const asan_syscalls[] = {
 
 /* isatty() of the report, to choose colours. */
 static const struct sandbox_arg asan_args[] = {
-	{ "ioctl", 1, TCGETS },
-	{ NULL, 0, 0 }
+	{ "ioctl", 1, TCGETS, 0 },
+	{ NULL, 0, 0, 0 }
 };
 #endif
 
@@ -184,7 +184,8 @@ listed(const char *const *list, const char *sc)
 }
 
 /*
- * Each entry allows its call for one value of one argument.  libseccomp
+ * Each entry allows its call for one value of one argument, or of some
+ * of its bits.  libseccomp
  * lets an unconditional allow of a call win over its conditions, so a
  * call listed both ways would take any argument: refused.
  */
@@ -208,8 +209,13 @@ allow_args(scmp_filter_ctx ctx, const struct sandbox_spec *spec,
 			    "skipped", spec->name, a->syscall);
 			continue;
 		}
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-		    SCMP_CMP(a->arg, SCMP_CMP_EQ, a->value));
+		if (a->mask != 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+			    SCMP_CMP(a->arg, SCMP_CMP_MASKED_EQ, a->mask,
+			    a->value));
+		else
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+			    SCMP_CMP(a->arg, SCMP_CMP_EQ, a->value));
 		if (rc < 0)
 			fatalx("%s: seccomp: cannot allow %s(A%u = %#llx): %s",
 			    spec->name, a->syscall, a->arg,

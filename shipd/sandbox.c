@@ -44,14 +44,14 @@ static const char *const shipd_syscalls[] = {
  * ioctl sizes a DNS answer (FIONREAD).
  */
 static const struct sandbox_arg shipd_args[] = {
-	{ "socket", 0, AF_INET },
-	{ "socket", 0, AF_INET6 },
-	{ "socket", 0, AF_UNIX },
+	{ "socket", 0, AF_INET, 0 },
+	{ "socket", 0, AF_INET6, 0 },
+	{ "socket", 0, AF_UNIX, 0 },
 #ifdef AF_NETLINK	/* the args are Linux's; OpenBSD has no netlink */
-	{ "socket", 0, AF_NETLINK },
+	{ "socket", 0, AF_NETLINK, 0 },
 #endif
-	{ "ioctl", 1, FIONREAD },
-	{ NULL, 0, 0 }
+	{ "ioctl", 1, FIONREAD, 0 },
+	{ NULL, 0, 0, 0 }
 };
 
 static struct sandbox_path shipd_paths[] = {

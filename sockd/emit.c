@@ -231,6 +231,7 @@ emit_stats(void)
 	counter(s, "owner_unresolved", stats.owner_unresolved);
 	counter(s, "sweeps", stats.sweeps);
 	counter(s, "procs_scanned", stats.procs_scanned);
+	counter(s, "keeper_calls", priv_calls());
 	counter(s, "proc_events", stats.proc_events);
 	counter(s, "proc_overruns", stats.proc_overruns);
 	counter(s, "ebpf_events", stats.ebpf_events);

@@ -16,7 +16,10 @@
  * is re-read from /proc before a sweep.
  *
  * Trusts: the kernel (the connector's messages are length-checked).
- * Reading the fd tables of other users' processes needs CAP_SYS_PTRACE.
+ * Reading the fd tables and exe links of other users' processes needs
+ * CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, which only the keeper thread
+ * holds (sandbox_linux.c): those reads run there, through priv_call();
+ * /proc/PID/stat and the list of processes are read here.
  */
 
 #include <sys/socket.h>
@@ -48,6 +51,7 @@ struct proc {
 	uint64_t	 start;		/* start time, clock ticks; 0 unknown */
 	uint64_t	 active_us;	/* started, exec'd or opened a socket */
 	uint32_t	 swept;		/* the last sweep that read it */
+	int		 stale;		/* its scan found sockets new to it */
 	char		 comm[VBS_COMM_MAX];
 	char		*exe;
 };
@@ -157,24 +161,50 @@ proc_list(int initial)
 	hmap_free(&lc.seen);
 }
 
+struct exe_read {
+	pid_t		 pid;
+	char		*buf;
+	size_t		 len;
+	ssize_t		 n;
+};
+
+/* In the keeper: another user's exe link needs CAP_SYS_PTRACE. */
+static void
+exe_read(void *arg)
+{
+	struct exe_read	*e = arg;
+	char		 path[48];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)e->pid);
+	e->n = readlinkat(AT_FDCWD, path, e->buf, e->len - 1);
+	e->buf[e->n > 0 ? e->n : 0] = '\0';
+}
+
+/* The executable of pid into buf, "" if unknown; the link's length. */
+static ssize_t
+proc_exe(pid_t pid, char *buf, size_t len)
+{
+	struct exe_read	 e = { pid, buf, len, -1 };
+
+	priv_call(exe_read, &e);
+	return e.n;
+}
+
 /*
- * Name, executable and start time: /proc/PID/stat and the
- * /proc/PID/exe link.
+ * Name, executable and start time: /proc/PID/stat (world-readable,
+ * read here) and the /proc/PID/exe link (read by the keeper).
  */
 static void
 proc_info(struct proc *p)
 {
-	char	 path[48], buf[VBS_EXE_MAX];
-	ssize_t	 n;
+	char	 buf[VBS_EXE_MAX];
 
 	if (p->info_ok && (cn_fd != -1 ||
 	    mono_us() - p->info_us < INFO_TTL_US))
 		return;
 	p->comm[0] = '\0';
 	p->start = proc_stat(p->pid, p->comm, sizeof(p->comm), NULL);
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
-	n = readlink(path, buf, sizeof(buf) - 1);
-	buf[n > 0 ? n : 0] = '\0';
+	proc_exe(p->pid, buf, sizeof(buf));
 	free(p->exe);
 	if ((p->exe = strdup(buf)) == NULL)
 		fatal("proc_info");
@@ -183,10 +213,11 @@ proc_info(struct proc *p)
 }
 
 /*
- * Read one process's fd table into the inode cache.  Returns how many
- * of the wanted inodes it held.  A socket already known to belong to a
- * live process keeps that owner: the first found in a sweep is the
- * likeliest.
+ * Read one process's fd table into the inode cache, in the keeper (the
+ * main thread waits meanwhile, so the maps are still one thread's).
+ * Returns how many of the wanted inodes it held.  A socket already
+ * known to belong to a live process keeps that owner: the first found
+ * in a sweep is the likeliest.
  */
 static size_t
 proc_scan(struct proc *p, struct hmap *wanted)
@@ -195,7 +226,7 @@ proc_scan(struct proc *p, struct hmap *wanted)
 	struct stat	 st;
 	DIR		*d;
 	char		 path[40], link[64];
-	uint64_t	 ino, old, start;
+	uint64_t	 ino, old;
 	ssize_t		 n;
 	size_t		 found = 0, added = 0;
 	int		 dfd;
@@ -231,19 +262,31 @@ proc_scan(struct proc *p, struct hmap *wanted)
 			found++;
 	}
 	closedir(d);
-	/*
-	 * Is this still the process whose name we hold?  Without fork and
-	 * exit events, a pid freed and taken again by a fork that does
-	 * not exec (before owner_gc() saw it gone) would keep the first
-	 * process's name and executable for good.  Asked only when the
-	 * scan found sockets new to this pid, which a newcomer's are.
-	 */
-	if (added > 0 &&
-	    (start = proc_stat(p->pid, NULL, 0, NULL)) != p->start) {
+	if (added > 0)
+		p->stale = 1;
+	return found;
+}
+
+/*
+ * After a scan, in the main thread: is this still the process whose
+ * name we hold?  Without fork and exit events, a pid freed and taken
+ * again by a fork that does not exec (before owner_gc() saw it gone)
+ * would keep the first process's name and executable for good.  Asked
+ * only when the scan found sockets new to this pid, which a newcomer's
+ * are.
+ */
+static void
+proc_recheck(struct proc *p)
+{
+	uint64_t	 start;
+
+	if (!p->stale)
+		return;
+	p->stale = 0;
+	if ((start = proc_stat(p->pid, NULL, 0, NULL)) != p->start) {
 		p->info_ok = 0;
 		p->start = start;
 	}
-	return found;
 }
 
 /*
@@ -506,6 +549,8 @@ struct sweep_ctx {
 	uid_t		 *uids;
 	size_t		  nuids;
 	pid_t		  hint;
+	struct hmap	 *wanted;
+	uint64_t	  now;
 };
 
 static int
@@ -551,12 +596,29 @@ sweep_cmp(const void *a, const void *b)
 	return pb->pid - pa->pid;
 }
 
+/* In the keeper: the fd tables in order, until all wanted are found. */
+static void
+sweep_scan(void *arg)
+{
+	struct sweep_ctx	*sc = arg;
+	size_t			 i;
+
+	for (i = 0; i < sc->n && sc->wanted->n > 0; i++) {
+		if (sc->v[i]->swept == sweep_gen)
+			continue;
+		sc->v[i]->swept = sweep_gen;
+		if (proc_scan(sc->v[i], sc->wanted) > 0)
+			sc->v[i]->active_us = sc->now;
+	}
+}
+
 /*
  * Look for the wanted inodes in the likeliest processes first, until
- * all are found or every process was read once.
+ * all are found or every process was read once: one call to the keeper
+ * for the whole pass.
  */
 static void
-sweep_pass(struct hmap *wanted, struct sweep_ctx *sc, uint64_t now)
+sweep_pass(struct sweep_ctx *sc)
 {
 	size_t	 i;
 
@@ -567,13 +629,9 @@ sweep_pass(struct hmap *wanted, struct sweep_ctx *sc, uint64_t now)
 	hmap_walk(&procs, sweep_collect, sc);
 	sort_ctx = sc;
 	qsort(sc->v, sc->n, sizeof(*sc->v), sweep_cmp);
-	for (i = 0; i < sc->n && wanted->n > 0; i++) {
-		if (sc->v[i]->swept == sweep_gen)
-			continue;
-		sc->v[i]->swept = sweep_gen;
-		if (proc_scan(sc->v[i], wanted) > 0)
-			sc->v[i]->active_us = now;
-	}
+	priv_call(sweep_scan, sc);
+	for (i = 0; i < sc->n; i++)
+		proc_recheck(sc->v[i]);
 	free(sc->v);
 	sc->v = NULL;
 }
@@ -600,10 +658,12 @@ sweep(struct hmap *wanted, uid_t *uids, size_t nuids, pid_t hint)
 	sc.uids = uids;
 	sc.nuids = nuids;
 	sc.hint = hint;
-	sweep_pass(wanted, &sc, now);
+	sc.wanted = wanted;
+	sc.now = now;
+	sweep_pass(&sc);
 	if (wanted->n > 0 && cn_fd != -1 && cn_filtered) {
 		proc_list(0);
-		sweep_pass(wanted, &sc, now);
+		sweep_pass(&sc);
 	}
 }
 
@@ -737,12 +797,9 @@ void
 owner_exe(struct sock_rec *r)
 {
 	struct proc	*p;
-	char		 path[48];
 	ssize_t		 n;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->pid);
-	n = readlink(path, r->exe, sizeof(r->exe) - 1);
-	r->exe[n > 0 ? n : 0] = '\0';
+	n = proc_exe(r->pid, r->exe, sizeof(r->exe));
 	if (n > 0 && r->inode != 0 &&
 	    (p = hmap_get(&procs, (uint64_t)r->pid)) != NULL) {
 		hmap_put(&inodes, r->inode, (void *)(uintptr_t)r->pid);

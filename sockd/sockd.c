@@ -455,6 +455,7 @@ main(int argc, char *argv[])
 		 * seccomp.  stdin is read with read(2), never with stdio.
 		 */
 		setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
+		sockd_split();
 		if ((ss = backend_sandbox()) != NULL)
 			sandbox_enter(ss);
 	}

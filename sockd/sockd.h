@@ -110,6 +110,17 @@ int	 backend_lookup(const struct lookup_rec *, struct sock_rec *, int max);
  */
 const int *backend_keep_caps(void);
 const struct sandbox_spec *backend_sandbox(void);
+/*
+ * Linux: sockd_split(), after priv_drop() and before sandbox_enter(),
+ * starts the thread that alone keeps the capabilities and may open
+ * nothing but directories (the keeper), and takes them from the main
+ * thread; priv_call() runs fn(arg) in the keeper and waits.  Without
+ * the split (not root, -P, other systems) priv_call() calls fn itself.
+ */
+void	 sockd_split(void);
+void	 priv_call(void (*)(void *), void *);
+uint64_t priv_calls(void);		/* how many went to the keeper */
+const struct sandbox_spec *backend_keeper_sandbox(void);
 
 /*
  * owner_<os>.c: who owns a socket.  The cache is kept fresh by process

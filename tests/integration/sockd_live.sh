@@ -341,19 +341,35 @@ def main():
         p, first = start_sockd(rec1)
         ok(first is not None and first.startswith("found="),
            "sockd started and answers")
-        st = {}
-        for line in open("/proc/%d/status" % p.pid):
-            k, _, v = line.partition(":")
-            st[k] = v.strip()
+        def status(path):
+            st = {}
+            for line in open(path):
+                k, _, v = line.partition(":")
+                st[k] = v.strip()
+            return st
+        st = status("/proc/%d/status" % p.pid)
         uid = str(__import__("pwd").getpwnam("vbs-sockd").pw_uid)
         ok(st.get("Uid", "").split() == [uid] * 4,
            "sockd runs as vbs-sockd", st.get("Uid"))
-        ok(st.get("CapEff") == "0000000000080004" and
-           st.get("CapPrm") == "0000000000080004",
-           "sockd keeps only CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE",
+        # The main thread holds no capability; one other thread, the
+        # keeper, holds the two that other users' /proc/PID/fd needs.
+        ok(st.get("CapEff") == "0" * 16 and st.get("CapPrm") == "0" * 16,
+           "sockd's main thread holds no capability",
            "CapEff %s CapPrm %s" % (st.get("CapEff"), st.get("CapPrm")))
         ok(st.get("NoNewPrivs") == "1", "sockd has no_new_privs")
         ok(st.get("Seccomp") == "2", "sockd is in seccomp filter mode")
+        tids = [t for t in os.listdir("/proc/%d/task" % p.pid)
+                if int(t) != p.pid]
+        ok(len(tids) == 1, "sockd has one other thread", tids)
+        kt = status("/proc/%d/task/%s/status" % (p.pid, tids[0])) \
+            if len(tids) == 1 else {}
+        ok(kt.get("CapEff") == "0000000000080004" and
+           kt.get("CapPrm") == "0000000000080004",
+           "sockd's keeper thread keeps only CAP_DAC_READ_SEARCH and "
+           "CAP_SYS_PTRACE",
+           "CapEff %s CapPrm %s" % (kt.get("CapEff"), kt.get("CapPrm")))
+        ok(kt.get("Seccomp") == "2" and kt.get("NoNewPrivs") == "1",
+           "sockd's keeper thread is in seccomp filter mode")
         hold = spawn(NX + ["ncat", "-l", "198.18.2.1", "8081"],
                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         hold6 = spawn(NX + ["ncat", "-6", "-l", "fd00:2::1", "8082"],

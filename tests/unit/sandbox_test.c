@@ -7,7 +7,9 @@
  * sockets other than AF_UNIX, sockd's signals; what a stage does need
  * still works, including glibc's look-up of a name with several
  * addresses in shipd.  Landlock keeps shipd and flowd to their
- * directories; why sockd has none is shown too.
+ * directories and sockd's main thread to /proc.  sockd's split is
+ * shown: its main thread holds no capability, its keeper thread opens
+ * only directories, and why the keeper has no Landlock.
  */
 
 #include <sys/ioctl.h>
@@ -43,6 +45,9 @@
 /* The stages' specs; their headers do not mix in one file. */
 const struct sandbox_spec *capd_sandbox(void);
 const struct sandbox_spec *backend_sandbox(void);
+const int *backend_keep_caps(void);
+void	 sockd_split(void);
+void	 priv_call(void (*)(void *), void *);
 const struct sandbox_spec *shipd_sandbox(const char *);
 const struct sandbox_spec *flowd_sandbox(const char *, const char *);
 
@@ -210,6 +215,178 @@ test_sockd(void **state)
 }
 
 static char	 outbox[256], elsewhere[256], work[256];
+
+/*
+ * sockd as it runs: another user (nobody) with the two capabilities,
+ * split into the main thread and the keeper, then in its sandbox; or,
+ * to show what the split takes away, the same without it (and without
+ * the main thread's Landlock, which would blind it).
+ */
+static int
+in_sockd(int split, try_fn try, const void *arg)
+{
+	static const struct rlimit no_core = { 0, 0 };
+	struct priv_spec ps = { "nobody", NULL, NULL };
+	pid_t	 pid;
+	int	 st;
+
+	ps.keep_caps = backend_keep_caps();
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		setrlimit(RLIMIT_CORE, &no_core);
+		priv_drop(&ps);
+		if (split) {
+			sockd_split();
+			sandbox_enter(backend_sandbox());
+		}
+		_exit(try(arg));
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/* 0 opened, 1 refused (EACCES or EPERM), 2 anything else. */
+static int
+open_result(int fd)
+{
+	if (fd != -1) {
+		close(fd);
+		return 0;
+	}
+	return errno == EACCES || errno == EPERM ? 1 : 2;
+}
+
+static int
+try_main_open(const void *arg)
+{
+	return open_result(open(arg, O_RDONLY | O_CLOEXEC));
+}
+
+/*
+ * 0: this thread holds no capability, effective or permitted (from its
+ * status file: capget is not in sockd's list).
+ */
+static int
+try_no_caps(const void *arg)
+{
+	char	 buf[4096], *l;
+	ssize_t	 n;
+	int	 fd, seen = 0;
+
+	(void)arg;
+	if ((fd = open("/proc/thread-self/status", O_RDONLY)) == -1)
+		return 2;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 2;
+	buf[n] = '\0';
+	for (l = buf; l != NULL; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, "CapEff:", 7) != 0 &&
+		    strncmp(l, "CapPrm:", 7) != 0)
+			continue;
+		seen++;
+		if (strtoull(l + 7, NULL, 16) != 0)
+			return 1;
+	}
+	return seen == 2 ? 0 : 2;
+}
+
+struct keeper_try {
+	const char	*path;
+	int		 flags;
+	int		 link;		/* readlink, not open */
+	int		 rc;
+};
+
+static void
+keeper_job(void *arg)
+{
+	struct keeper_try	*k = arg;
+	char			 buf[PATH_MAX];
+
+	if (k->link)
+		k->rc = readlinkat(AT_FDCWD, k->path, buf, sizeof(buf)) > 0 ?
+		    0 : open_result(-1);
+	else
+		k->rc = open_result(openat(AT_FDCWD, k->path, k->flags,
+		    0600));
+}
+
+static int
+try_keeper(const void *arg)
+{
+	struct keeper_try	 k = *(const struct keeper_try *)arg;
+
+	priv_call(keeper_job, &k);
+	return k.rc;
+}
+
+static int
+sockd_keeper(const char *path, int flags, int link)
+{
+	struct keeper_try	 k = { path, flags, link, -1 };
+
+	return in_sockd(1, try_keeper, &k);
+}
+
+/*
+ * The keeper reads other users' fd tables and exe links, and opens
+ * nothing but directories; the main thread holds no capability, so
+ * this root process's /proc/PID/environ (ptrace access) and a
+ * root-only file are refused to it, where an unsplit sockd could read
+ * both.
+ */
+static void
+test_sockd_split(void **state)
+{
+	char	 secret[300], env[64], fds[64], exe[64];
+	int	 fd, st;
+
+	(void)state;
+	snprintf(secret, sizeof(secret), "%s/secret", work);
+	fd = open(secret, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd != -1);
+	close(fd);
+	snprintf(env, sizeof(env), "/proc/%d/environ", (int)getpid());
+	snprintf(fds, sizeof(fds), "/proc/%d/fd", (int)getpid());
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)getpid());
+
+	st = in_sockd(0, try_main_open, env);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = in_sockd(0, try_main_open, secret);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+
+	st = in_sockd(0, try_no_caps, NULL);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	st = in_sockd(1, try_no_caps, NULL);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = in_sockd(1, try_main_open, env);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	st = in_sockd(1, try_main_open, secret);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	st = in_sockd(1, try_main_open, "/proc/self/stat");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+
+	assert_lived(sockd_keeper(fds, O_RDONLY | O_DIRECTORY, 0));
+	assert_lived(sockd_keeper(exe, 0, 1));
+#ifndef VBS_ASAN
+	/* LeakSanitizer's run-time needs openat of any kind. */
+	assert_killed(sockd_keeper(secret, O_RDONLY, 0));
+	assert_killed(sockd_keeper(env, O_RDONLY, 0));
+	assert_killed(sockd_keeper(work, O_TMPFILE | O_RDWR, 0));
+	assert_killed(sockd_keeper(work, O_RDWR | O_DIRECTORY, 0));
+#endif
+	unlink(secret);
+}
 
 static int
 setup_dirs(void **state)
@@ -428,13 +605,13 @@ test_flowd_syslog(void **state)
 }
 
 /*
- * Why sockd has no Landlock: in any Landlock domain a process loses
- * ptrace access to every process outside it, whatever its
+ * Why sockd's keeper has no Landlock: in any Landlock domain a process
+ * loses ptrace access to every process outside it, whatever its
  * capabilities, and with it the links in /proc/PID/fd and
  * /proc/PID/exe that name a socket's owner.  Here a process of the
  * same user and capabilities (none) has its exe read without Landlock
- * and refused with it.  Should a kernel lift that, sockd could be
- * given Landlock.
+ * and refused with it.  Should a kernel lift that, the keeper could be
+ * given Landlock too.
  */
 static int
 try_read_exe(const void *arg)
@@ -504,7 +681,7 @@ test_both_ways(void **state)
 {
 	static const char *const any[] = { "ioctl", NULL };
 	static const struct sandbox_arg one[] = {
-		{ "ioctl", 1, TCGETS }, { NULL, 0, 0 }
+		{ "ioctl", 1, TCGETS, 0 }, { NULL, 0, 0, 0 }
 	};
 	static const struct sandbox_spec spec = {
 		.name = "test", .syscalls = any, .args = one
@@ -524,6 +701,7 @@ main(void)
 		cmocka_unit_test(test_capd_ioctl),
 		cmocka_unit_test(test_capd_socket),
 		cmocka_unit_test(test_sockd),
+		cmocka_unit_test(test_sockd_split),
 		cmocka_unit_test(test_shipd_socket),
 		cmocka_unit_test(test_shipd_resolve),
 		cmocka_unit_test(test_shipd_files),
