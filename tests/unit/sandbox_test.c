@@ -88,11 +88,17 @@ assert_killed(int st)
 }
 
 static void
-assert_lived(int st)
+assert_exit(int st, int code)
 {
 	if (WIFSIGNALED(st))
 		fail_msg("killed by signal %d", WTERMSIG(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(WEXITSTATUS(st), code);
+}
+
+static void
+assert_lived(int st)
+{
+	assert_exit(st, 0);
 }
 
 /* Any outcome but the kill is 0: the call was allowed. */
@@ -342,7 +348,7 @@ static void
 test_sockd_split(void **state)
 {
 	char	 secret[300], env[64], fds[64], exe[64];
-	int	 fd, st;
+	int	 fd;
 
 	(void)state;
 	snprintf(secret, sizeof(secret), "%s/secret", work);
@@ -353,28 +359,14 @@ test_sockd_split(void **state)
 	snprintf(fds, sizeof(fds), "/proc/%d/fd", (int)getpid());
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)getpid());
 
-	st = in_sockd(0, try_main_open, env);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	st = in_sockd(0, try_main_open, secret);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_exit(in_sockd(0, try_main_open, env), 0);
+	assert_exit(in_sockd(0, try_main_open, secret), 0);
 
-	st = in_sockd(0, try_no_caps, NULL);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
-	st = in_sockd(1, try_no_caps, NULL);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	st = in_sockd(1, try_main_open, env);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
-	st = in_sockd(1, try_main_open, secret);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
-	st = in_sockd(1, try_main_open, "/proc/self/stat");
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_exit(in_sockd(0, try_no_caps, NULL), 1);
+	assert_exit(in_sockd(1, try_no_caps, NULL), 0);
+	assert_exit(in_sockd(1, try_main_open, env), 1);
+	assert_exit(in_sockd(1, try_main_open, secret), 1);
+	assert_exit(in_sockd(1, try_main_open, "/proc/self/stat"), 0);
 
 	assert_lived(sockd_keeper(fds, O_RDONLY | O_DIRECTORY, 0));
 	assert_lived(sockd_keeper(exe, 0, 1));
