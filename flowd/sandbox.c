@@ -17,7 +17,7 @@
 static const char *const flowd_syscalls[] = {
 	"open", "openat", "unlink", "unlinkat", "link", "linkat", "rename",
 	"renameat", "renameat2", "mkdir", "mkdirat", "fsync", "fdatasync",
-	"ftruncate", "fallocate", "mmap", "mprotect", "access", "faccessat",
+	"ftruncate", "fallocate", "access", "faccessat",
 	"faccessat2", "stat", "lstat", "readlink", "readlinkat", "getcwd",
 	"fchown", "fchmod", "uname", "getdents64", "getsockopt", "connect",
 	NULL

@@ -350,6 +350,11 @@ sandbox_enter(const struct sandbox_spec *spec)
 		log_warnx("%s: seccomp violations are logged, not fatal",
 		    spec->name);
 	}
+	/* Listed, they would be allowed with PROT_EXEC: allow_noexec(). */
+	if (listed(spec->syscalls, "mmap") || listed(spec->syscalls,
+	    "mprotect"))
+		fatalx("%s: seccomp: mmap and mprotect are the base list's, "
+		    "without PROT_EXEC", spec->name);
 	if (spec->paths != NULL)
 		landlock_enter(spec);
 	if ((ctx = seccomp_init(deflt)) == NULL)

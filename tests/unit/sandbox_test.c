@@ -13,6 +13,7 @@
  */
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -48,6 +49,7 @@ const struct sandbox_spec *backend_sandbox(void);
 const int *backend_keep_caps(void);
 void	 sockd_split(void);
 void	 priv_call(void (*)(void *), void *);
+const struct sandbox_spec *backend_keeper_sandbox(void);
 const struct sandbox_spec *shipd_sandbox(const char *);
 const struct sandbox_spec *flowd_sandbox(const char *, const char *);
 
@@ -660,6 +662,59 @@ test_landlock_blinds_owner(void **state)
 	assert_int_equal(WEXITSTATUS(st), 1);
 }
 
+/* Any outcome but the kill is 0: the call was allowed. */
+static int
+try_map(const void *arg)
+{
+	int	 how = *(const int *)arg;
+	void	*p;
+
+	p = mmap(NULL, 4096, how == 1 ? PROT_READ | PROT_EXEC :
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (how == 2 && p != MAP_FAILED)
+		(void)mprotect(p, 4096, PROT_READ | PROT_EXEC);
+	return 0;
+}
+
+/*
+ * No stage may make memory executable: new code is what an exploit
+ * wants.  flowd's list named mmap and mprotect, which allowed them
+ * with any protection, PROT_EXEC too; now a list naming them is
+ * refused.  0: read-write mmap, 1: PROT_EXEC mmap, 2: mprotect to it.
+ */
+static void
+test_no_exec_memory(void **state)
+{
+	static const char *const maps[] = { "mmap", NULL };
+	static const struct sandbox_spec lists_mmap = {
+		.name = "test", .syscalls = maps
+	};
+	const struct sandbox_spec *specs[6];
+	size_t	 i;
+	int	 how;
+
+	(void)state;
+	specs[0] = capd_sandbox();
+	specs[1] = backend_sandbox();
+	specs[2] = backend_keeper_sandbox();
+	specs[3] = shipd_sandbox(outbox);
+	specs[4] = flowd_sandbox(work, outbox);
+	specs[5] = NULL;
+	for (i = 0; specs[i] != NULL; i++) {
+		how = 0;
+		assert_lived(in_sandbox(specs[i], try_map, &how));
+		how = 1;
+		assert_killed(in_sandbox(specs[i], try_map, &how));
+#ifndef VBS_ASAN
+		/* AddressSanitizer's run-time needs mprotect of any kind. */
+		how = 2;
+		assert_killed(in_sandbox(specs[i], try_map, &how));
+#endif
+	}
+	how = 0;
+	assert_exit(in_sandbox(&lists_mmap, try_map, &how), EXIT_SYSTEM);
+}
+
 /* An allow for any argument would win over the checked ones: refused. */
 static int
 try_nothing(const void *arg)
@@ -701,6 +756,7 @@ main(void)
 		cmocka_unit_test(test_flowd_syslog),
 		cmocka_unit_test(test_landlock_blinds_owner),
 		cmocka_unit_test(test_both_ways),
+		cmocka_unit_test(test_no_exec_memory),
 	};
 
 	log_init("sandbox_test", 1, 0);
