@@ -326,6 +326,7 @@ worker(const struct opts *o, int id)
 		return EXIT_SYSTEM;
 	if ((sp = spool_open(o->spool, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	spool_confine("worker", o->spool, o->optfile);
 	if ((b = malloc(sizeof(*b))) == NULL)
 		fatal("malloc");
 	loader_name(loader, sizeof(loader));

@@ -172,6 +172,7 @@ int	 spool_late(struct spool *, const char *, const char *, int);
 int	 spool_claimed(int, const char *);
 int	 spool_quarantine_holds(int, const char *);
 int	 spool_client_of(const char *, char *, size_t);
+void	 spool_confine(const char *, const char *, const char *);
 uint64_t spool_quarantined(const struct spool *);
 
 #endif /* INGESTD_H */

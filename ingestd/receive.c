@@ -1208,6 +1208,8 @@ receive_run(const struct receive_opts *o)
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_mutex_init(&r.dblock, NULL);
 	tmp_sweep(&r);
+	/* The certificate and key are in memory: the spool from now on. */
+	spool_confine("receiver", o->spool, o->optfile);
 
 	/* Threads inherit the mask: only this one takes the signals. */
 	sigemptyset(&set);

@@ -418,6 +418,49 @@ spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
 	return 0;
 }
 
+/*
+ * From now on this process opens files only in the spool (and SQLite
+ * makes its temporary files there), beside the MySQL option file (the
+ * connector reads it again at each connection, and the files it names
+ * are usually beside it), and for reading under /etc, /usr (the
+ * connector's plugins and character sets, time zones) and /proc
+ * (spool_recover's look at a claimer's process).  For the receiver and
+ * the loader workers, which read what clients sent: taken over, they
+ * cannot read the server's other files, nor write outside the spool.
+ * Before any thread is made.
+ */
+void
+spool_confine(const char *who, const char *spool, const char *optfile)
+{
+	struct sandbox_path	 paths[8];
+	char			 tmp[PATH_MAX + 8], opt[PATH_MAX], *slash;
+	size_t			 n = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/tmp", spool);
+	if (setenv("SQLITE_TMPDIR", tmp, 1) == -1)
+		fatal("setenv");
+	paths[n].path = spool;
+	paths[n++].access = SANDBOX_WRITE;
+	/* An option file that cannot be found now cannot be read later. */
+	if (optfile != NULL && realpath(optfile, opt) != NULL &&
+	    (slash = strrchr(opt, '/')) != NULL) {
+		slash[slash == opt ? 1 : 0] = '\0';
+		paths[n].path = opt;
+		paths[n++].access = SANDBOX_READ;
+	}
+	paths[n].path = "/etc";
+	paths[n++].access = SANDBOX_READ;
+	paths[n].path = "/usr";
+	paths[n++].access = SANDBOX_READ;
+	paths[n].path = "/proc";
+	paths[n++].access = SANDBOX_READ;
+	paths[n].path = "/dev/urandom";
+	paths[n++].access = SANDBOX_READ;
+	paths[n].path = NULL;
+	paths[n].access = 0;
+	sandbox_paths(who, paths);
+}
+
 /* When the host booted, in seconds of the wall clock; 0 unknown. */
 static time_t
 boot_time(void)

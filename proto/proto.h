@@ -407,6 +407,13 @@ struct sandbox_spec {
 	const struct sandbox_path *paths;	/* NULL: no Landlock */
 };
 void	 sandbox_enter(const struct sandbox_spec *);
+/*
+ * Files only under these paths from now on (Linux: no_new_privs, then
+ * Landlock; OpenBSD: unveil), for a process with no system call list
+ * (ingestd, whose libraries make too many calls to list).  Threads made
+ * afterwards inherit it; those made before do not.
+ */
+void	 sandbox_paths(const char *, const struct sandbox_path *);
 
 /* Built with AddressSanitizer (make sanitize), whose run-time needs more. */
 #if defined(__SANITIZE_ADDRESS__)

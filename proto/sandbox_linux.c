@@ -335,6 +335,20 @@ landlock_enter(const struct sandbox_spec *spec)
 }
 
 void
+sandbox_paths(const char *name, const struct sandbox_path *paths)
+{
+	struct sandbox_spec	 spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.name = name;
+	spec.paths = paths;
+	/* landlock_restrict_self() asks for it without CAP_SYS_ADMIN. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("%s: prctl PR_SET_NO_NEW_PRIVS", name);
+	landlock_enter(&spec);
+}
+
+void
 sandbox_enter(const struct sandbox_spec *spec)
 {
 	scmp_filter_ctx	 ctx;

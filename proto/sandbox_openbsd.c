@@ -34,3 +34,16 @@ sandbox_enter(const struct sandbox_spec *spec)
 	if (pledge(spec->pledge, NULL) == -1)
 		fatal("%s: pledge \"%s\"", spec->name, spec->pledge);
 }
+
+void
+sandbox_paths(const char *name, const struct sandbox_path *paths)
+{
+	const struct sandbox_path *p;
+
+	for (p = paths; p->path != NULL; p++)
+		if (unveil(p->path, p->access & SANDBOX_WRITE ? "rwc" : "r") ==
+		    -1)
+			fatal("%s: unveil %s", name, p->path);
+	if (unveil(NULL, NULL) == -1)
+		fatal("%s: unveil", name);
+}

@@ -6,7 +6,8 @@
 # MySQL stopped (SIGSTOP) every request is answered 503 in a few
 # seconds, and uploads go on when it is back; a 405 names the method
 # allowed; a batch the loader quarantined is refused (422) when sent
-# again, and shipd sets it aside; `ingestd serve` stops on SIGTERM.
+# again, and shipd sets it aside; `ingestd serve` stops on SIGTERM; its
+# receiver and loaders run confined to the spool (spool_confine).
 # Real TLS on loopback with a test CA.
 
 . "$(dirname "$0")/../lib.sh"
@@ -22,6 +23,22 @@ ensure_users || { not_ok "users"; exit 1; }
 fx_setup "max_batch = 64k" "timeout = 10s" "rate_per_client = 0"
 fx_serve_start
 fx_enroll a || { not_ok "enrol a"; exit 1; }
+
+# -- the receiver and both loaders are confined (spool_confine: Landlock
+# after no_new_privs); the parent and the receiver's keeper are not.
+confined() {
+	for _p in $(ps -o pid= -g "$SERVE_PID"); do
+		grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$_p/status" \
+		    2>/dev/null && echo "$_p"
+	done | wc -l
+}
+equal "receiver and 2 workers run confined" "$(confined)" 3
+logged() {
+	grep -q 'receiver: landlock ABI\|receiver: no Landlock' \
+	    "$T/serve.log" &&
+	    grep -q 'worker: landlock ABI\|worker: no Landlock' "$T/serve.log"
+}
+check "the log says how they are confined" logged
 fx_batches "$T/ba" "$CID_a" 2 20 200 1 || { not_ok "batches"; exit 1; }
 set -- "$T"/ba/*.sqlite
 A1=$1 A2=$2

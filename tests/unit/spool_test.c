@@ -6,10 +6,17 @@
  * load takes; another host's, whose loader cannot be asked, once it is
  * older than the stale time.  And spool_late(): a batch whose validation
  * ran out of time is given back, counted, until the bound quarantines it.
+ * And spool_confine(): what a receiver or loader taken over may open.
  */
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <linux/landlock.h>
+
+#include <errno.h>
+#include <fcntl.h>
 
 #include <setjmp.h>
 #include <signal.h>
@@ -246,12 +253,97 @@ test_late(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* 0 opened, 1 refused, 2 another error. */
+static int
+opens(const char *path, int flags)
+{
+	int	 fd;
+
+	if ((fd = open(path, flags | O_CLOEXEC, 0600)) != -1) {
+		close(fd);
+		return 0;
+	}
+	return errno == EACCES ? 1 : 2;
+}
+
+static void
+touch(const char *path)
+{
+	FILE	*fp;
+
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+}
+
+/*
+ * In a child confined by spool_confine(): the spool may be written, the
+ * option file and what lies beside it read, and /etc; a file of the
+ * same user elsewhere may not be read, nor one made there, nor /etc
+ * written.  Each failed check is a bit of the child's exit status.
+ */
+static void
+test_confine(void **state)
+{
+	struct spool	*sp;
+	char		 base[64], spool[128], opt[128], beside[128];
+	char		 secret[128], fresh[128], made[160], cmd[128];
+	const char	*t;
+	pid_t		 pid;
+	int		 st, bits;
+
+	(void)state;
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION) < 2)
+		skip();
+	snprintf(base, sizeof(base), "/tmp/vbs-confine-test.XXXXXX");
+	assert_non_null(mkdtemp(base));
+	snprintf(spool, sizeof(spool), "%s/spool", base);
+	snprintf(opt, sizeof(opt), "%s/etc", base);
+	assert_int_equal(mkdir(opt, 0700), 0);
+	snprintf(opt, sizeof(opt), "%s/etc/ingestd.cnf", base);
+	snprintf(beside, sizeof(beside), "%s/etc/ca.pem", base);
+	snprintf(secret, sizeof(secret), "%s/secret", base);
+	snprintf(fresh, sizeof(fresh), "%s/fresh", base);
+	snprintf(made, sizeof(made), "%s/tmp/upload.part", spool);
+	touch(opt);
+	touch(beside);
+	touch(secret);
+	assert_non_null(sp = spool_open(spool, cmd, sizeof(cmd)));
+	spool_free(sp);
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		spool_confine("test", spool, opt);
+		bits = 0;
+		bits |= (opens(made, O_WRONLY | O_CREAT) != 0) << 0;
+		bits |= (opens(opt, O_RDONLY) != 0) << 1;
+		bits |= (opens(beside, O_RDONLY) != 0) << 2;
+		bits |= (opens("/etc/passwd", O_RDONLY) != 0) << 3;
+		bits |= (opens(secret, O_RDONLY) != 1) << 4;
+		bits |= (opens(fresh, O_WRONLY | O_CREAT) != 1) << 5;
+		bits |= (opens("/etc/passwd", O_WRONLY) != 1) << 6;
+		t = getenv("SQLITE_TMPDIR");
+		bits |= (t == NULL || strncmp(t, spool, strlen(spool)) != 0)
+		    << 7;
+		_exit(bits);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) != 0)
+		print_error("failed checks: %#x\n", WEXITSTATUS(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_late),
 		cmocka_unit_test(test_recover),
+		cmocka_unit_test(test_confine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
