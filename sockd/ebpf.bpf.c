@@ -71,8 +71,13 @@ struct sock_common {
 	} skc_cookie;
 } __attribute__((preserve_access_index));
 
+struct super_block {
+	__u32		s_dev;
+} __attribute__((preserve_access_index));
+
 struct inode {
 	unsigned long	i_ino;
+	struct super_block *i_sb;
 } __attribute__((preserve_access_index));
 
 struct file {
@@ -100,28 +105,62 @@ struct sk_buff {
 	__u16		transport_header;
 } __attribute__((preserve_access_index));
 
+struct mm_struct {
+	struct file		*exe_file;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct task_struct	*group_leader;
+	struct mm_struct	*mm;
 	char			 comm[16];
+	__u64			 start_boottime;
 } __attribute__((preserve_access_index));
+
+/* Who made a socket, as the event and the pending entry carry it. */
+struct ident {
+	__u64	start_ns;
+	__u64	exe_ino;
+	__u32	exe_dev;
+};
 
 /*
  * The process's name, not the thread's: a program that sends from a
  * worker thread (dig's "isc-net-0000") is still the program /proc
  * names.  Falls back to the thread's name if the leader cannot be read.
+ * With it, the leader's start time (what /proc/PID/stat gives in clock
+ * ticks) and its executable's inode and device, 0 if unknown: the same
+ * process running the same image, so that sockd reads the executable's
+ * path once, not for every socket; an exec changes the image.
  */
 static __always_inline void
-process_comm(char *dst)
+process_id(char *dst, struct ident *id)
 {
 	struct task_struct	*t = (struct task_struct *)bpf_get_current_task();
 	struct task_struct	*leader = BPF_CORE_READ(t, group_leader);
 
-	if (leader == 0 || bpf_core_read_str(dst, 16, &leader->comm) <= 1)
+	__builtin_memset(id, 0, sizeof(*id));
+	if (leader == 0 || bpf_core_read_str(dst, 16, &leader->comm) <= 1) {
 		bpf_get_current_comm(dst, 16);
+		return;
+	}
+	if (bpf_core_field_exists(leader->start_boottime))
+		id->start_ns = BPF_CORE_READ(leader, start_boottime);
+	id->exe_ino = BPF_CORE_READ(leader, mm, exe_file, f_inode, i_ino);
+	id->exe_dev = BPF_CORE_READ(leader, mm, exe_file, f_inode, i_sb,
+	    s_dev);
+}
+
+static __always_inline void
+ident_put(struct ebpf_event *e, const struct ident *id)
+{
+	e->start_ns = id->start_ns;
+	e->exe_ino = id->exe_ino;
+	e->exe_dev = id->exe_dev;
 }
 
 /* The first datagram of a socket, or the owner of a connecting one. */
 struct pending {
+	struct ident id;
 	__u32	tgid;
 	__u32	uid;
 	char	comm[16];
@@ -280,6 +319,7 @@ int BPF_PROG(sockd_send, struct sock *sk, int ret, int flags)
 {
 	struct ebpf_event	*e;
 	struct pending		*p;
+	struct ident		 who;
 	__u64			 key, id;
 
 	if (!is_user_udp(sk) || !wanted(sk))
@@ -294,7 +334,8 @@ int BPF_PROG(sockd_send, struct sock *sk, int ret, int flags)
 	id = bpf_get_current_pid_tgid();
 	e->tgid = (__u32)(id >> 32);
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	process_comm(e->comm);
+	process_id(e->comm, &who);
+	ident_put(e, &who);
 	fill_sock(e, sk);
 	/*
 	 * Only this socket's own datagram: an entry left by a datagram
@@ -331,7 +372,7 @@ int BPF_PROG(sockd_tcp_state, struct sock *sk, int oldstate, int newstate)
 		id = bpf_get_current_pid_tgid();
 		p.tgid = (__u32)(id >> 32);
 		p.uid = (__u32)bpf_get_current_uid_gid();
-		process_comm(p.comm);
+		process_id(p.comm, &p.id);
 		bpf_map_update_elem(&pending, &key, &p, BPF_ANY);
 		return 0;
 	}
@@ -345,6 +386,7 @@ int BPF_PROG(sockd_tcp_state, struct sock *sk, int oldstate, int newstate)
 		e->tgid = q->tgid;
 		e->uid = q->uid;
 		__builtin_memcpy(e->comm, q->comm, sizeof(e->comm));
+		ident_put(e, &q->id);
 		fill_sock(e, sk);
 		bpf_ringbuf_submit(e, 0);
 	}

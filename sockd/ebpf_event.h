@@ -15,6 +15,9 @@
 struct ebpf_event {
 	__u64	cookie;		/* bpf_get_socket_cookie */
 	__u64	inode;		/* the socket's inode, 0 unknown */
+	__u64	start_ns;	/* the process's start_boottime, 0 unknown */
+	__u64	exe_ino;	/* its executable's inode, 0 unknown */
+	__u32	exe_dev;	/* and device (the kernel's dev_t) */
 	__u32	tgid;
 	__u32	uid;
 	__u16	family;		/* of the socket: AF_INET or AF_INET6 */

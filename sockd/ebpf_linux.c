@@ -109,6 +109,8 @@ from_packet(const struct ebpf_event *e, struct sock_rec *r)
 static void
 event_to_rec(const struct ebpf_event *e, struct sock_rec *r)
 {
+	struct owner_image	 im;
+
 	memset(r, 0, sizeof(*r));
 	r->ts_us = now_us();
 	r->inode = e->inode;
@@ -149,7 +151,10 @@ event_to_rec(const struct ebpf_event *e, struct sock_rec *r)
 	memcpy(r->comm, e->comm, sizeof(e->comm) < sizeof(r->comm) ?
 	    sizeof(e->comm) : sizeof(r->comm));
 	r->comm[sizeof(r->comm) - 1] = '\0';
-	owner_exe(r);
+	im.start_ns = e->start_ns;
+	im.ino = e->exe_ino;
+	im.dev = e->exe_dev;
+	owner_exe(r, &im);
 }
 
 static int

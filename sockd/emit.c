@@ -236,6 +236,7 @@ emit_stats(void)
 	counter(s, "proc_overruns", stats.proc_overruns);
 	counter(s, "ebpf_events", stats.ebpf_events);
 	counter(s, "ebpf_opens", stats.ebpf_opens);
+	counter(s, "exe_reused", stats.exe_reused);
 	counter(s, "queue_bytes", outq_bytes(q));
 	counter(s, "dropped_messages", outq_dropped_messages(q));
 	counter(s, "dropped_records", outq_dropped_records(q));

@@ -54,6 +54,11 @@ struct proc {
 	int		 stale;		/* its scan found sockets new to it */
 	char		 comm[VBS_COMM_MAX];
 	char		*exe;
+	/* The image the eBPF backend last named, and its path. */
+	char		*img_exe;
+	uint64_t	 img_start;	/* start_boottime, ns */
+	uint64_t	 img_ino;
+	uint32_t	 img_dev;
 };
 
 /* An inode that no sweep found: when to look again. */
@@ -101,14 +106,20 @@ proc_add(pid_t pid, uint64_t active)
 }
 
 static void
+proc_free(struct proc *p)
+{
+	free(p->exe);
+	free(p->img_exe);
+	free(p);
+}
+
+static void
 proc_del(pid_t pid)
 {
 	struct proc	*p;
 
-	if ((p = hmap_del(&procs, (uint64_t)pid)) != NULL) {
-		free(p->exe);
-		free(p);
-	}
+	if ((p = hmap_del(&procs, (uint64_t)pid)) != NULL)
+		proc_free(p);
 }
 
 struct list_ctx {
@@ -123,8 +134,7 @@ proc_unseen(uint64_t key, void *val, void *arg)
 
 	if (hmap_get(&lc->seen, key) != NULL)
 		return 0;
-	free(p->exe);
-	free(p);
+	proc_free(p);
 	return 1;
 }
 
@@ -768,8 +778,7 @@ gc_proc(uint64_t key, void *val, void *arg)
 	(void)arg;
 	if (kill(p->pid, 0) == 0 || errno != ESRCH)
 		return 0;
-	free(p->exe);
-	free(p);
+	proc_free(p);
 	return 1;
 }
 
@@ -787,23 +796,47 @@ owner_gc(void)
 }
 
 /*
- * An owner the eBPF backend named (pid and comm from the kernel, in the
- * process's own context): its executable while the process lives, else
- * none; and its inode in the cache, so that later look-ups need no
- * sweep.  An executable other than the one we hold for that pid means
- * the pid is another process's now (see proc_scan): read it again.
+ * An owner the eBPF backend named (pid, comm, start time and the
+ * executable's inode and device from the kernel, in the process's own
+ * context): its executable while the process lives, else none; and its
+ * inode in the cache, so that later look-ups need no sweep.  The path
+ * is read (by the keeper) once per process and image: while an event
+ * names the start time, inode and device of the last read for its pid,
+ * that read's path is the answer.  A pid reused by another process has
+ * another start time; an exec, another image.  A program that opens a
+ * socket a second so costs one read, not one a socket.  An executable
+ * other than the one proc_info() holds for that pid means the pid is
+ * another process's now (see proc_scan): read it again.
  */
 void
-owner_exe(struct sock_rec *r)
+owner_exe(struct sock_rec *r, const struct owner_image *im)
 {
 	struct proc	*p;
 	ssize_t		 n;
 
-	n = proc_exe(r->pid, r->exe, sizeof(r->exe));
-	if (n > 0 && r->inode != 0 &&
-	    (p = hmap_get(&procs, (uint64_t)r->pid)) != NULL) {
-		hmap_put(&inodes, r->inode, (void *)(uintptr_t)r->pid);
+	p = hmap_get(&procs, (uint64_t)r->pid);
+	if (im->ino != 0 && p != NULL && p->img_exe != NULL &&
+	    p->img_start == im->start_ns && p->img_ino == im->ino &&
+	    p->img_dev == im->dev) {
+		strncpy(r->exe, p->img_exe, sizeof(r->exe) - 1);
+		r->exe[sizeof(r->exe) - 1] = '\0';
+		stats.exe_reused++;
+	} else {
+		if ((n = proc_exe(r->pid, r->exe, sizeof(r->exe))) <= 0)
+			return;
+		if (p == NULL)
+			p = proc_add(r->pid, mono_us());
 		if (p->info_ok && strcmp(p->exe, r->exe) != 0)
 			p->info_ok = 0;
+		if (im->ino != 0) {
+			free(p->img_exe);
+			if ((p->img_exe = strdup(r->exe)) == NULL)
+				fatal("owner_exe");
+			p->img_start = im->start_ns;
+			p->img_ino = im->ino;
+			p->img_dev = im->dev;
+		}
 	}
+	if (r->inode != 0)
+		hmap_put(&inodes, r->inode, (void *)(uintptr_t)r->pid);
 }

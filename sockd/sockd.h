@@ -48,6 +48,7 @@ struct sockd_stats {
 	uint64_t	proc_overruns;
 	uint64_t	ebpf_events;	/* records from the BPF ring buffer */
 	uint64_t	ebpf_opens;	/* sockets first seen by them */
+	uint64_t	exe_reused;	/* their executable known, not read */
 };
 extern struct sockd_stats stats;
 
@@ -144,7 +145,13 @@ void	 owner_forget(const struct sock_rec *);
 /* Drop state of processes that exited; call now and then. */
 void	 owner_gc(void);
 /* Linux: exe of an owner the eBPF backend named (pid set). */
-void	 owner_exe(struct sock_rec *);
+/* What the eBPF backend says of a socket's process and its image. */
+struct owner_image {
+	uint64_t	start_ns;	/* start_boottime; 0 unknown */
+	uint64_t	ino;		/* the executable's inode; 0 unknown */
+	uint32_t	dev;
+};
+void	 owner_exe(struct sock_rec *, const struct owner_image *);
 
 /*
  * ebpf_linux.c (or ebpf_none.c where it is not built): sockets named by

@@ -10,6 +10,10 @@
 #     pid, comm and uid, 20/20 each; its close carries that owner;
 #     20 sockets closed unused (never bound) are counted in
 #     destroy_unbound and not reported;
+#     a process that opens 10 UDP sockets has its executable read
+#     once, then reused (counter exe_reused), and after it execs a copy
+#     of its own program (same name, another executable) its next
+#     socket names the copy;
 #  2. the same with sockd inside the namespace (ip netns exec);
 #  3. without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, sockd says why
 #     once and goes on with sock_diag;
@@ -207,6 +211,38 @@ for fam in (socket.AF_INET, socket.AF_INET6):
 '''
 for i in range(5):
     subprocess.run(NX + [py, "-c", UNBOUND], timeout=10)
+# One process, 10 sockets a few ms apart, then an exec of a copy of
+# python3 (same comm) that sends once more: pid, start time and name
+# stay, the image changes, and sockd must read the executable anew.
+MANY = r'''
+import os, socket, sys, time
+dst, again = sys.argv[1], sys.argv[2]
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+ports = []
+for i in range(int(sys.argv[3])):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.sendto(b"x", (dst, 9))
+    ports.append(s.getsockname()[1])
+    s.close()
+    time.sleep(0.02)
+print(os.getpid(), os.path.realpath("/proc/self/exe"), *ports, flush=True)
+if again != "-":
+    time.sleep(0.2)
+    os.execv(again, [again, "-c", sys.argv[4], dst, "-", "1", ""])
+'''
+alt = os.path.join(tmp, "alt", "python3")
+os.makedirs(os.path.dirname(alt), exist_ok=True)
+if not os.path.exists(alt):
+    subprocess.run(["cp", os.path.realpath(py), alt], check=True)
+# the copy finds its library by PYTHONHOME (the driver runs under py)
+out = subprocess.run(NX + ["env", "PYTHONHOME=" + sys.base_prefix, py,
+                           "-c", MANY,
+                           "198.18.8.2", alt, "10", MANY],
+                     capture_output=True, text=True, timeout=20)
+many = [l.split() for l in out.stdout.splitlines()]
+ok(len(many) == 2 and len(many[0]) == 12 and len(many[1]) == 3,
+   "%s: one process opened 10 sockets, exec'd a copy, opened 1" % mode,
+   out)
 time.sleep(1)
 p.terminate()
 p.wait(10)
@@ -279,6 +315,23 @@ for kind in ("udp", "tcp"):
 print("# %s: sockd destroy events: overruns %s, late %s, unknown %s" % (
     mode, last_stats.get("destroy_overruns"), last_stats.get("destroy_late"),
     last_stats.get("destroy_unknown")))
+# The 10 sockets name the real executable, the socket after the exec
+# the copy; the link was read at most twice for the 10.
+if len(many) == 2 and len(many[0]) == 12 and len(many[1]) == 3:
+    pid, exe0 = int(many[0][0]), many[0][1]
+    got = [report(opens, ("udp", int(pt)), pid) for pt in many[0][2:]]
+    right = sum(1 for r in got if isinstance(r, dict) and r["pid"] == pid
+                and r.get("exe") == exe0)
+    ok(right == 10, "%s: the 10 sockets name %s: %d/10" % (mode, exe0,
+       right), [r for r in got if not (isinstance(r, dict) and
+                                         r.get("exe") == exe0)][:2])
+    r = report(opens, ("udp", int(many[1][2])), pid)
+    ok(isinstance(r, dict) and r["pid"] == int(many[1][0]) == pid and
+       r["comm"] == "python3" and r.get("exe") == alt,
+       "%s: after the exec, the socket names the copy %s" % (mode, alt), r)
+    reused = int(last_stats.get("exe_reused", 0))
+    ok(reused >= 8, "%s: the executable was reused for %d of the 11 "
+       "sockets (>= 8)" % (mode, reused), last_stats)
 # Their destroys are counted, not reported: no flow can be theirs.
 unbound = closes.get(("udp", 0), []) + closes.get(("tcp", 0), [])
 ok(not unbound, "%s: no close reported for a never-bound socket (%d)" %
