@@ -2,10 +2,11 @@
  * ebpf.bpf.c: sockd's BPF programs, on tracepoints the kernel runs in
  * the context of the process that sends (UDP) or connects (TCP).  They
  * name the owner of sockets that live too briefly for sock_diag and
- * /proc: once per socket, a record (cookie, tgid, uid, comm, addresses)
- * goes to a ring buffer that sockd reads.  A small LRU hash of cookies
- * keeps each socket to one record.  Only sockets of one network
- * namespace (conf[0], its inode number) are reported.
+ * /proc: once per socket, a record (cookie, tgid, uid, comm, start time,
+ * the executable's inode and device, addresses) goes to a ring buffer
+ * that sockd reads.  A small LRU hash of cookies keeps each socket to
+ * one record.  Only sockets of one network namespace (conf[0], its
+ * inode number) are reported.
  *
  * tp_btf programs, not fentry: kernels without ftrace direct calls
  * refuse fentry (EPERM) but keep BTF tracepoints.
