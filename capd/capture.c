@@ -12,11 +12,13 @@
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <pcap/pcap.h>
 
@@ -362,12 +364,20 @@ capture_stats(struct capd *c)
  * once, the rest within HOLD_US), send stats on time.  Returns the
  * exit code: EXIT_OK on SIGTERM/SIGINT, EXIT_ADDRS when the host's
  * addresses changed.
+ *
+ * SIGTERM and SIGINT are blocked but in ppoll(), so that one that comes
+ * between the test of quit and the wait ends the wait at once: with no
+ * deadline (no stats, nothing held, flowd connected), an idle capd then
+ * sleeps until a packet, an address change or a signal.  It used to
+ * wake every second to bound that race.
  */
 int
 capture_live_loop(struct capd *c)
 {
 	struct pollfd	 pfd[VBS_MAX_IFACES + 2];
 	struct sigaction sa;
+	struct timespec	 ts;
+	sigset_t	 stop, waitmask;
 	uint64_t	 now, next_stats, wake;
 	int		 i, n, efd = -1, afd = -1, timeout, hold = -1;
 	int		 rc = EXIT_OK;
@@ -383,6 +393,12 @@ capture_live_loop(struct capd *c)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
 
 	now = mono_us();
 	next_stats = c->stats_interval_us ? now + c->stats_interval_us : 0;
@@ -407,7 +423,7 @@ capture_live_loop(struct capd *c)
 			pfd[n].events = POLLIN;
 			n++;
 		}
-		timeout = 1000;
+		timeout = INT_MAX;	/* none */
 		now = mono_us();
 		if (next_stats)
 			timeout = poll_ms(now, next_stats, timeout);
@@ -415,10 +431,13 @@ capture_live_loop(struct capd *c)
 			timeout = poll_ms(now_us(), wake, timeout);
 		if (hold != -1 && hold < timeout)
 			timeout = hold;
-		if (poll(pfd, (nfds_t)n, timeout) == -1) {
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long)(timeout % 1000) * 1000000;
+		if (ppoll(pfd, (nfds_t)n, timeout == INT_MAX ? NULL : &ts,
+		    &waitmask) == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("poll");
+			fatal("ppoll");
 		}
 		for (i = 0; i < c->nifs; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
@@ -445,6 +464,7 @@ capture_live_loop(struct capd *c)
 			next_stats = now + c->stats_interval_us;
 		}
 	}
+	sigprocmask(SIG_UNBLOCK, &stop, NULL);
 	if (quit)
 		log_info("terminating on signal");
 	return rc;
