@@ -117,13 +117,6 @@ struct task_struct {
 	__u64			 start_boottime;
 } __attribute__((preserve_access_index));
 
-/* Who made a socket, as the event and the pending entry carry it. */
-struct ident {
-	__u64	start_ns;
-	__u64	exe_ino;
-	__u32	exe_dev;
-};
-
 /*
  * The process's name, not the thread's: a program that sends from a
  * worker thread (dig's "isc-net-0000") is still the program /proc
@@ -134,7 +127,7 @@ struct ident {
  * path once, not for every socket; an exec changes the image.
  */
 static __always_inline void
-process_id(char *dst, struct ident *id)
+process_id(char *dst, struct ebpf_who *id)
 {
 	struct task_struct	*t = (struct task_struct *)bpf_get_current_task();
 	struct task_struct	*leader = BPF_CORE_READ(t, group_leader);
@@ -151,17 +144,9 @@ process_id(char *dst, struct ident *id)
 	    s_dev);
 }
 
-static __always_inline void
-ident_put(struct ebpf_event *e, const struct ident *id)
-{
-	e->start_ns = id->start_ns;
-	e->exe_ino = id->exe_ino;
-	e->exe_dev = id->exe_dev;
-}
-
 /* The first datagram of a socket, or the owner of a connecting one. */
 struct pending {
-	struct ident id;
+	struct ebpf_who who;
 	__u32	tgid;
 	__u32	uid;
 	char	comm[16];
@@ -320,7 +305,6 @@ int BPF_PROG(sockd_send, struct sock *sk, int ret, int flags)
 {
 	struct ebpf_event	*e;
 	struct pending		*p;
-	struct ident		 who;
 	__u64			 key, id;
 
 	if (!is_user_udp(sk) || !wanted(sk))
@@ -335,8 +319,7 @@ int BPF_PROG(sockd_send, struct sock *sk, int ret, int flags)
 	id = bpf_get_current_pid_tgid();
 	e->tgid = (__u32)(id >> 32);
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	process_id(e->comm, &who);
-	ident_put(e, &who);
+	process_id(e->comm, &e->who);
 	fill_sock(e, sk);
 	/*
 	 * Only this socket's own datagram: an entry left by a datagram
@@ -373,7 +356,7 @@ int BPF_PROG(sockd_tcp_state, struct sock *sk, int oldstate, int newstate)
 		id = bpf_get_current_pid_tgid();
 		p.tgid = (__u32)(id >> 32);
 		p.uid = (__u32)bpf_get_current_uid_gid();
-		process_id(p.comm, &p.id);
+		process_id(p.comm, &p.who);
 		bpf_map_update_elem(&pending, &key, &p, BPF_ANY);
 		return 0;
 	}
@@ -387,7 +370,7 @@ int BPF_PROG(sockd_tcp_state, struct sock *sk, int oldstate, int newstate)
 		e->tgid = q->tgid;
 		e->uid = q->uid;
 		__builtin_memcpy(e->comm, q->comm, sizeof(e->comm));
-		ident_put(e, &q->id);
+		e->who = q->who;
 		fill_sock(e, sk);
 		bpf_ringbuf_submit(e, 0);
 	}

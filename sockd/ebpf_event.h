@@ -12,12 +12,17 @@
 #define EBPF_HOOK_UDP		1	/* sock_send_length */
 #define EBPF_HOOK_TCP		2	/* inet_sock_set_state */
 
+/* The process that made a socket, and the image it runs. */
+struct ebpf_who {
+	__u64	start_ns;	/* the leader's start_boottime, 0 unknown */
+	__u64	exe_ino;	/* its executable's inode, 0 unknown */
+	__u32	exe_dev;	/* and device (the kernel's dev_t) */
+};
+
 struct ebpf_event {
 	__u64	cookie;		/* bpf_get_socket_cookie */
 	__u64	inode;		/* the socket's inode, 0 unknown */
-	__u64	start_ns;	/* the process's start_boottime, 0 unknown */
-	__u64	exe_ino;	/* its executable's inode, 0 unknown */
-	__u32	exe_dev;	/* and device (the kernel's dev_t) */
+	struct ebpf_who who;
 	__u32	tgid;
 	__u32	uid;
 	__u16	family;		/* of the socket: AF_INET or AF_INET6 */

@@ -151,9 +151,9 @@ event_to_rec(const struct ebpf_event *e, struct sock_rec *r)
 	memcpy(r->comm, e->comm, sizeof(e->comm) < sizeof(r->comm) ?
 	    sizeof(e->comm) : sizeof(r->comm));
 	r->comm[sizeof(r->comm) - 1] = '\0';
-	im.start_ns = e->start_ns;
-	im.ino = e->exe_ino;
-	im.dev = e->exe_dev;
+	im.start_ns = e->who.start_ns;
+	im.ino = e->who.exe_ino;
+	im.dev = e->who.exe_dev;
 	owner_exe(r, &im);
 }
 

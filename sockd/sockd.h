@@ -144,13 +144,13 @@ void	 owner_resolve(struct sock_rec **, size_t, int hint);
 void	 owner_forget(const struct sock_rec *);
 /* Drop state of processes that exited; call now and then. */
 void	 owner_gc(void);
-/* Linux: exe of an owner the eBPF backend named (pid set). */
 /* What the eBPF backend says of a socket's process and its image. */
 struct owner_image {
 	uint64_t	start_ns;	/* start_boottime; 0 unknown */
 	uint64_t	ino;		/* the executable's inode; 0 unknown */
 	uint32_t	dev;
 };
+/* Linux: exe of an owner the eBPF backend named (pid set). */
 void	 owner_exe(struct sock_rec *, const struct owner_image *);
 
 /*
