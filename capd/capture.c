@@ -31,15 +31,15 @@ static volatile sig_atomic_t quit;
  * The live loop's hold.  flowd needs a flow's first packet at once: it
  * looks the socket up then, and without sockd's eBPF backend a socket
  * that lives 20 ms is named only if that look-up comes in time.  The
- * rest can wait: flowd's timers trail the clock by a second.  So a
+ * rest can wait: flowd's timers trail the clock by two seconds.  So a
  * message goes to flowd at once when it holds the first packet of a
  * flow capd has not seen for SEEN_US, and otherwise waits until one
  * does, until it fills, or until it is HOLD_US old.  Each message wakes
  * flowd (about 30 us of CPU on this project's test machines): with a
  * short timeout, as advised without eBPF, that was most of flowd's
- * work.  With a timeout of HOLD_US or more (the default is 250 ms)
+ * work.  With a timeout of HOLD_US or more (the default is 500 ms)
  * capd wakes seldom enough, and nothing is held: a packet then reaches
- * flowd at most timeout + HOLD_US late, within flowd's second.
+ * flowd at most timeout late, well within flowd's two seconds.
  * Immediate mode asks for every packet at once and gets it.
  */
 #define HOLD_US		250000ULL

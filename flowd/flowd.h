@@ -120,9 +120,12 @@ TAILQ_HEAD(flowq, flow);
  * Timers trail the clock by this: live, for packets still in capd's
  * buffer and the sockets; live and on replay alike, sockd's news fire
  * the timers only this far back, as their time runs ahead of the
- * packets flowd has read.
+ * packets flowd has read.  capd's default timeout (500 ms) is how late
+ * a packet may be, and this is four times it, as 1 s was for 250 ms: a
+ * busy machine delays capd's reads further.  What the extra second
+ * costs is a second more of each ended flow in memory.
  */
-#define TIMER_LAG_US	1000000ULL
+#define TIMER_LAG_US	2000000ULL
 #define WIN_MAX		64		/* messages peeked per commit */
 
 struct msg_id {

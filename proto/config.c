@@ -92,7 +92,7 @@ static const struct conf_key keys[] = {
 	    "kernel capture buffer of each interface"),
 	K_BOOL("capd", "immediate", "false",
 	    "deliver packets as they arrive rather than in blocks"),
-	K_DUR("capd", "timeout", 1, 10 * SEC, "250ms",
+	K_DUR("capd", "timeout", 1, 10 * SEC, "500ms",
 	    "longest a packet waits in the kernel buffer"),
 	K_SIZE("capd", "queue_size", 64 * KB, 1 * GB, "16M",
 	    "bound of the records waiting for flowd; beyond it they drop"),

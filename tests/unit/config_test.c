@@ -86,7 +86,7 @@ test_defaults(void **state)
 	assert_string_equal(conf_str(conf, "capd", "interfaces"), "");
 	assert_int_equal(conf_int(conf, "capd", "snaplen"), 256);
 	assert_int_equal(conf_int(conf, "capd", "buffer_size"), 4 << 20);
-	assert_int_equal(conf_int(conf, "capd", "timeout"), 250);
+	assert_int_equal(conf_int(conf, "capd", "timeout"), 500);
 	assert_false(conf_bool(conf, "capd", "immediate"));
 	assert_false(conf_bool(conf, "capd", "loopback"));
 	assert_false(conf_bool(conf, "capd", "local_subnet_traffic"));
