@@ -175,4 +175,11 @@ int	 spool_client_of(const char *, char *, size_t);
 void	 spool_confine(const char *, const char *, const char *);
 uint64_t spool_quarantined(const struct spool *);
 
+/* sandbox.c */
+struct sandbox_path;
+struct sandbox_spec;
+const struct sandbox_spec *ingestd_sandbox(const char *,
+	    const struct sandbox_path *);
+void	 ingestd_preload(void);
+
 #endif /* INGESTD_H */

@@ -4,13 +4,14 @@
 PROGRAMS += ingestd
 ingestd_SRCS = ingestd/ingestd.c ingestd/validate.c ingestd/load.c \
 	ingestd/spool.c ingestd/db.c \
-	ingestd/receive.c ingestd/enroll.c ingestd/httpparse.c
+	ingestd/receive.c ingestd/enroll.c ingestd/httpparse.c \
+	ingestd/sandbox.c
 ingestd_PKGS = libmariadb sqlite3 libmicrohttpd libcrypto libzstd
 ingestd_LIBS = -lpthread
 MANPAGES += ingestd/ingestd.8
 
 UNIT_TESTS += spool_test
-spool_test_SRCS = tests/unit/spool_test.c ingestd/spool.c
+spool_test_SRCS = tests/unit/spool_test.c ingestd/spool.c ingestd/sandbox.c
 spool_test_PKGS = libmariadb sqlite3
 
 UNIT_TESTS += validate_test

@@ -23,6 +23,9 @@
  */
 
 #include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -427,14 +430,20 @@ spool_quarantine(struct spool *sp, const char *claimed, const char *reason)
  * (spool_recover's look at a claimer's process).  For the receiver and
  * the loader workers, which read what clients sent: taken over, they
  * cannot read the server's other files, nor write outside the spool.
+ * On Linux they also enter their system call lists (sandbox.c).
  * Before any thread is made.
  */
 void
 spool_confine(const char *who, const char *spool, const char *optfile)
 {
-	struct sandbox_path	 paths[8];
-	char			 tmp[PATH_MAX + 8], opt[PATH_MAX], *slash;
+	/* Landlock reads them when the sandbox is entered: kept till then */
+	static struct sandbox_path paths[8];
+	static char		 opt[PATH_MAX];
+	char			 tmp[PATH_MAX + 8], *slash;
 	size_t			 n = 0;
+#ifdef __linux__
+	const struct sandbox_spec *spec;
+#endif
 
 	snprintf(tmp, sizeof(tmp), "%s/tmp", spool);
 	if (setenv("SQLITE_TMPDIR", tmp, 1) == -1)
@@ -458,6 +467,16 @@ spool_confine(const char *who, const char *spool, const char *optfile)
 	paths[n++].access = SANDBOX_READ;
 	paths[n].path = NULL;
 	paths[n].access = 0;
+#ifdef __linux__
+	/* the receiver and the workers: a system call list too */
+	if ((spec = ingestd_sandbox(who, paths)) != NULL) {
+		ingestd_preload();
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+			fatal("%s: prctl PR_SET_NO_NEW_PRIVS", who);
+		sandbox_enter(spec);
+		return;
+	}
+#endif
 	sandbox_paths(who, paths);
 }
 

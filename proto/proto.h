@@ -405,13 +405,20 @@ struct sandbox_spec {
 	const char		*pledge;
 	const struct sandbox_arg *args;		/* NULL: none */
 	const struct sandbox_path *paths;	/* NULL: no Landlock */
+	/*
+	 * Calls that fail with ENOSYS instead of killing, so that a
+	 * library falls back to one whose arguments can be checked
+	 * (clone3 to clone).  Linux only.
+	 */
+	const char * const	*nosys;
 };
 void	 sandbox_enter(const struct sandbox_spec *);
 /*
  * Files only under these paths from now on (Linux: no_new_privs, then
  * Landlock; OpenBSD: unveil), for a process with no system call list
- * (ingestd, whose libraries make too many calls to list).  Threads made
- * afterwards inherit it; those made before do not.
+ * (ingestd on the BSDs, where Capsicum and pledge would forbid what its
+ * libraries do).  Threads made afterwards inherit it; those made before
+ * do not.
  */
 void	 sandbox_paths(const char *, const struct sandbox_path *);
 

@@ -223,6 +223,31 @@ allow_args(scmp_filter_ctx ctx, const struct sandbox_spec *spec,
 	}
 }
 
+/* Calls that fail with ENOSYS, for the library's fallback. */
+static void
+refuse_nosys(scmp_filter_ctx ctx, const struct sandbox_spec *spec)
+{
+	const char *const *l;
+	int	 nr, rc;
+
+	for (l = spec->nosys; l != NULL && *l != NULL; l++) {
+		if (listed(base_syscalls, *l) || listed(spec->syscalls, *l))
+			fatalx("%s: seccomp: %s both allowed and refused",
+			    spec->name, *l);
+#ifdef VBS_ASAN
+		/* LeakSanitizer's own clone3 at exit stays allowed */
+		if (listed(asan_syscalls, *l))
+			continue;
+#endif
+		if ((nr = seccomp_syscall_resolve_name(*l)) == __NR_SCMP_ERROR)
+			continue;
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr,
+		    0)) < 0)
+			fatalx("%s: seccomp: cannot refuse %s: %s", spec->name,
+			    *l, strerror(-rc));
+	}
+}
+
 /*
  * mmap and mprotect only without PROT_EXEC: nothing loads code after
  * the sandbox, and new executable memory is what an exploit wants.
@@ -382,6 +407,7 @@ sandbox_enter(const struct sandbox_spec *spec)
 #endif
 	allow_list(ctx, spec->name, spec->syscalls);
 	allow_args(ctx, spec, spec->args);
+	refuse_nosys(ctx, spec);
 	if ((rc = seccomp_load(ctx)) < 0)
 		fatalx("%s: seccomp_load: %s", spec->name, strerror(-rc));
 	seccomp_release(ctx);

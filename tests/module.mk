@@ -16,5 +16,7 @@ config_test_SRCS = tests/unit/config_test.c
 ifeq ($(OS_SRC),linux)
 UNIT_TESTS += sandbox_test
 sandbox_test_SRCS = tests/unit/sandbox_test.c capd/sandbox.c \
-	sockd/sandbox_linux.c shipd/sandbox.c flowd/sandbox.c
+	sockd/sandbox_linux.c shipd/sandbox.c flowd/sandbox.c \
+	ingestd/sandbox.c
+sandbox_test_PKGS = libmariadb sqlite3
 endif

@@ -220,6 +220,31 @@ check "  but cannot migrate" [ $? -ne 0 ]
 mdb "INSERT INTO vbs.schema_version SELECT * FROM vbs.sv_save;
 DROP TABLE vbs.sv_save"
 
+# -- an account whose authentication plugin the connector loads (a shared
+# object): it must be loaded before the worker's sandbox forbids
+# executable memory (ingestd/sandbox.c), or the worker's connection
+# kills it.  (serve's own first connection loads it before the workers
+# are forked, and spool_confine() loads every one there is.)
+if mdb "INSTALL SONAME 'auth_ed25519'" 2>/dev/null; then
+	mdb "CREATE USER ingest2@localhost IDENTIFIED VIA ed25519 USING PASSWORD('pw');
+GRANT SELECT, INSERT ON vbs.clients TO ingest2@localhost;
+GRANT SELECT, INSERT ON vbs.batches TO ingest2@localhost;
+GRANT SELECT, INSERT, UPDATE ON vbs.flows TO ingest2@localhost;
+GRANT INSERT ON vbs.packet_chunks TO ingest2@localhost;
+GRANT SELECT ON vbs.schema_version TO ingest2@localhost;"
+	mariadb_optfile "$T/ingest2.cnf" vbs ingest2 pw
+	rm -f "$S"/done/*
+	cp "$T"/c/*.sqlite "$S/incoming/"
+	$BIN/ingestd -m "$T/ingest2.cnf" -d -s "$S" -w 1 -x -k serve \
+	    >"$T/ed.log" 2>&1
+	equal "an ed25519 account's worker connects in its sandbox" "$?" 0
+	check "  and acknowledges the two batches" \
+	    grep -q ': 0 loaded, 2 duplicates,' "$T/ed.log"
+	equal "  which it keeps" "$(ls "$S/done" | wc -l)" 2
+else
+	skip "an ed25519 account's worker connects" "no auth_ed25519 plugin"
+fi
+
 # -- a researcher with the SELECT grant of ingestd.8 reads the packets view
 mdb "CREATE USER researcher@localhost IDENTIFIED BY 'pw';
 GRANT SELECT ON vbs.* TO researcher@localhost;"

@@ -7,7 +7,9 @@
  * sockets other than AF_UNIX, sockd's signals; what a stage does need
  * still works, including glibc's look-up of a name with several
  * addresses in shipd.  Landlock keeps shipd and flowd to their
- * directories and sockd's main thread to /proc.  sockd's split is
+ * directories and sockd's main thread to /proc.  ingestd's receiver
+ * makes threads and nothing else makes a process; its workers make
+ * neither.  sockd's split is
  * shown: its main thread holds no capability, its keeper thread opens
  * only directories, and why the keeper has no Landlock.
  */
@@ -27,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -52,6 +55,8 @@ void	 priv_call(void (*)(void *), void *);
 const struct sandbox_spec *backend_keeper_sandbox(void);
 const struct sandbox_spec *shipd_sandbox(const char *);
 const struct sandbox_spec *flowd_sandbox(const char *, const char *);
+const struct sandbox_spec *ingestd_sandbox(const char *,
+	    const struct sandbox_path *);
 
 /* What a child tries once in its sandbox; its return is the exit code. */
 typedef int (*try_fn)(const void *);
@@ -449,14 +454,13 @@ try_resolve(const void *arg)
  * socket).  A private /etc/hosts in a mount namespace names it.
  */
 static void
-test_shipd_resolve(void **state)
+assert_resolves(const struct sandbox_spec *spec)
 {
 	char	 hosts[PATH_MAX];
 	FILE	*fp;
 	pid_t	 pid;
 	int	 st;
 
-	(void)state;
 	if (geteuid() != 0)
 		skip();
 	snprintf(hosts, sizeof(hosts), "%s/hosts", elsewhere);
@@ -470,8 +474,7 @@ test_shipd_resolve(void **state)
 		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
 		    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) == -1)
 			_exit(2);
-		st = in_sandbox(shipd_sandbox(outbox), try_resolve,
-		    "vbs-several");
+		st = in_sandbox(spec, try_resolve, "vbs-several");
 		_exit(WIFSIGNALED(st) ? 100 + WTERMSIG(st) :
 		    WEXITSTATUS(st));
 	}
@@ -481,9 +484,16 @@ test_shipd_resolve(void **state)
 	if (WEXITSTATUS(st) == 2)
 		skip();		/* no mount namespace here */
 	if (WEXITSTATUS(st) == 100 + SIGSYS)
-		fail_msg("killed by SIGSYS resolving a name with two "
-		    "addresses");
+		fail_msg("%s killed by SIGSYS resolving a name with two "
+		    "addresses", spec->name);
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void
+test_shipd_resolve(void **state)
+{
+	(void)state;
+	assert_resolves(shipd_sandbox(outbox));
 }
 
 /* Landlock's ABI, 0 where the kernel has none. */
@@ -662,6 +672,82 @@ test_landlock_blinds_owner(void **state)
 	assert_int_equal(WEXITSTATUS(st), 1);
 }
 
+static const struct sandbox_spec *
+ingestd_spec(const char *who)
+{
+	static struct sandbox_path paths[3];
+
+	paths[0].path = work;
+	paths[0].access = SANDBOX_WRITE;
+	paths[1].path = "/etc";		/* as spool_confine() gives */
+	paths[1].access = SANDBOX_READ;
+	paths[2].path = NULL;
+	return ingestd_sandbox(who, paths);
+}
+
+static void *
+thread_main(void *arg)
+{
+	return arg;
+}
+
+/* 0: a thread was made and joined; 1: pthread_create failed. */
+static int
+try_thread(const void *arg)
+{
+	pthread_t	 t;
+	void		*ret;
+
+	(void)arg;
+	if (pthread_create(&t, NULL, thread_main, NULL) != 0)
+		return 1;
+	return pthread_join(t, &ret) == 0 ? 0 : 1;
+}
+
+/* The fork itself is what is tried: a child that lives exits 0. */
+static int
+try_fork(const void *arg)
+{
+	pid_t	 pid;
+
+	(void)arg;
+	if ((pid = fork()) == 0)
+		_exit(0);
+	if (pid > 0)
+		(void)waitpid(pid, NULL, 0);
+	return 0;
+}
+
+/*
+ * ingestd: the receiver (libmicrohttpd's threads) makes threads through
+ * clone with CLONE_THREAD, clone3 being refused with ENOSYS; a fork
+ * kills it, as any thread made by a worker does.  Sockets of the MySQL
+ * connection and of the listener only; both look up a MySQL host's
+ * name.
+ */
+static void
+test_ingestd(void **state)
+{
+	(void)state;
+	assert_non_null(ingestd_spec("receiver"));
+	assert_non_null(ingestd_spec("worker"));
+	assert_null(ingestd_spec("test"));
+	assert_lived(in_sandbox(ingestd_spec("receiver"), try_thread, NULL));
+#ifndef VBS_ASAN
+	/* AddressSanitizer's run-time needs clone of any kind. */
+	assert_killed(in_sandbox(ingestd_spec("receiver"), try_fork, NULL));
+	assert_killed(in_sandbox(ingestd_spec("worker"), try_fork, NULL));
+	assert_killed(in_sandbox(ingestd_spec("worker"), try_thread, NULL));
+#endif
+	assert_socket(ingestd_spec("receiver"), AF_INET6, 1);
+	assert_socket(ingestd_spec("receiver"), AF_UNIX, 1);
+	assert_socket(ingestd_spec("worker"), AF_INET, 1);
+	assert_socket(ingestd_spec("receiver"), AF_PACKET, 0);
+	assert_socket(ingestd_spec("worker"), AF_PACKET, 0);
+	assert_resolves(ingestd_spec("worker"));
+	assert_resolves(ingestd_spec("receiver"));
+}
+
 /* Any outcome but the kill is 0: the call was allowed. */
 static int
 try_map(const void *arg)
@@ -689,7 +775,7 @@ test_no_exec_memory(void **state)
 	static const struct sandbox_spec lists_mmap = {
 		.name = "test", .syscalls = maps
 	};
-	const struct sandbox_spec *specs[6];
+	const struct sandbox_spec *specs[8];
 	size_t	 i;
 	int	 how;
 
@@ -699,7 +785,9 @@ test_no_exec_memory(void **state)
 	specs[2] = backend_keeper_sandbox();
 	specs[3] = shipd_sandbox(outbox);
 	specs[4] = flowd_sandbox(work, outbox);
-	specs[5] = NULL;
+	specs[5] = ingestd_spec("receiver");
+	specs[6] = ingestd_spec("worker");
+	specs[7] = NULL;
 	for (i = 0; specs[i] != NULL; i++) {
 		how = 0;
 		assert_lived(in_sandbox(specs[i], try_map, &how));
@@ -756,6 +844,7 @@ main(void)
 		cmocka_unit_test(test_flowd_syslog),
 		cmocka_unit_test(test_landlock_blinds_owner),
 		cmocka_unit_test(test_both_ways),
+		cmocka_unit_test(test_ingestd),
 		cmocka_unit_test(test_no_exec_memory),
 	};
 
