@@ -200,12 +200,16 @@ check "  and the log says so" grep -q 'carol.full: not quarantined' "$T/full.log
 rm -f "$S"/quarantine/carol.full* "$S"/claim/carol.full~*
 
 # -- the least-privilege account of ingestd.8 loads (and migrate needs more)
-mdb "CREATE USER ingest@localhost IDENTIFIED BY 'pw';
-GRANT SELECT, INSERT ON vbs.clients TO ingest@localhost;
-GRANT SELECT, INSERT ON vbs.batches TO ingest@localhost;
-GRANT SELECT, INSERT, UPDATE ON vbs.flows TO ingest@localhost;
-GRANT INSERT ON vbs.packet_chunks TO ingest@localhost;
-GRANT SELECT ON vbs.schema_version TO ingest@localhost;"
+# grant_ingest USER: the grants of ingestd.8, to USER@localhost
+grant_ingest() {
+	mdb "GRANT SELECT, INSERT ON vbs.clients TO $1@localhost;
+GRANT SELECT, INSERT ON vbs.batches TO $1@localhost;
+GRANT SELECT, INSERT, UPDATE ON vbs.flows TO $1@localhost;
+GRANT INSERT ON vbs.packet_chunks TO $1@localhost;
+GRANT SELECT ON vbs.schema_version TO $1@localhost;"
+}
+mdb "CREATE USER ingest@localhost IDENTIFIED BY 'pw'"
+grant_ingest ingest
 mariadb_optfile "$T/ingest.cnf" vbs ingest pw
 cp "$T"/c/*.sqlite "$S/incoming/"
 $BIN/ingestd -m "$T/ingest.cnf" -d -s "$S" -w 1 -x -k serve >"$T/lp.log" 2>&1
@@ -226,12 +230,9 @@ DROP TABLE vbs.sv_save"
 # kills it.  (serve's own first connection loads it before the workers
 # are forked, and spool_confine() loads every one there is.)
 if mdb "INSTALL SONAME 'auth_ed25519'" 2>/dev/null; then
-	mdb "CREATE USER ingest2@localhost IDENTIFIED VIA ed25519 USING PASSWORD('pw');
-GRANT SELECT, INSERT ON vbs.clients TO ingest2@localhost;
-GRANT SELECT, INSERT ON vbs.batches TO ingest2@localhost;
-GRANT SELECT, INSERT, UPDATE ON vbs.flows TO ingest2@localhost;
-GRANT INSERT ON vbs.packet_chunks TO ingest2@localhost;
-GRANT SELECT ON vbs.schema_version TO ingest2@localhost;"
+	mdb "CREATE USER ingest2@localhost IDENTIFIED VIA ed25519
+	    USING PASSWORD('pw')"
+	grant_ingest ingest2
 	mariadb_optfile "$T/ingest2.cnf" vbs ingest2 pw
 	rm -f "$S"/done/*
 	cp "$T"/c/*.sqlite "$S/incoming/"
