@@ -146,6 +146,8 @@ static const char *const asan_syscalls[] = {
 	"openat", "getdents64", "readlink", "mprotect", "kill",
 	/* LeakSanitizer's tracer on x86_64 uses the old calls. */
 	"open", "getdents", "stat",
+	/* the run-time, in each thread it sees made (ingestd's receiver) */
+	"sched_getaffinity",
 	NULL
 };
 

@@ -704,6 +704,7 @@ try_thread(const void *arg)
 	return pthread_join(t, &ret) == 0 ? 0 : 1;
 }
 
+#ifndef VBS_ASAN
 /* The fork itself is what is tried: a child that lives exits 0. */
 static int
 try_fork(const void *arg)
@@ -717,6 +718,7 @@ try_fork(const void *arg)
 		(void)waitpid(pid, NULL, 0);
 	return 0;
 }
+#endif
 
 /*
  * ingestd: the receiver (libmicrohttpd's threads) makes threads through
