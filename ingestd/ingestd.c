@@ -65,7 +65,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: ingestd [-dknvx] [-c client] [-f config] "
-	    "[-m optfile] [-P infile|insert|bulk]\n"
+	    "[-m optfile] [-P bulk|infile|insert]\n"
 	    "               [-s spool] [-w workers] load batch ... | serve | "
 	    "migrate |\n"
 	    "               enroll-token [expiry [note]] | revoke client\n");
@@ -538,7 +538,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.conf_path = DEFAULT_CONF;
-	o.method = PKT_INFILE;
+	o.method = PKT_BULK;
 	o.workers = -1;
 	while ((ch = getopt(argc, argv, "c:df:km:nP:s:vw:x")) != -1) {
 		switch (ch) {

@@ -52,7 +52,7 @@
 enum pkt_method {
 	PKT_INFILE = 0,		/* LOAD DATA LOCAL INFILE from memory */
 	PKT_INSERT = 1,		/* multi-row prepared INSERT; plain SQL */
-	PKT_BULK = 2		/* MariaDB array-bound INSERT */
+	PKT_BULK = 2		/* MariaDB array-bound INSERT; the default */
 };
 
 /* A text column of a flow: len bytes at batch.text + off; len -1: NULL. */

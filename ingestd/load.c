@@ -18,10 +18,12 @@
  * VALUES text.  Packets are written as
  * the packet_chunks rows validate.c packed (runs of a flow's packets in
  * this batch; ingestd/sql/003_packet_chunks.sql), through one of three
- * paths (tests/bench/ingestd.sh measures them): LOAD DATA LOCAL INFILE
- * fed from memory through the client library's infile handler (the
- * default), multi-row prepared INSERTs, or MariaDB's array-bound bulk
- * INSERT.
+ * paths (tests/bench/ingestd.sh measures them): MariaDB's array-bound
+ * bulk INSERT (the default; on a server without array binding, the
+ * next), LOAD DATA LOCAL INFILE fed from memory through the client
+ * library's infile handler, or multi-row prepared INSERTs.  Bulk is
+ * the default because the bench found it the faster and the cheaper
+ * for MariaDB (docs/ARCHITECTURE.md has the runs).
  */
 
 #include <sys/types.h>
@@ -926,7 +928,7 @@ load_once(MYSQL *my, struct batch *b, enum pkt_method method,
 	if (b->nchunks > 0) {
 		if (method == PKT_INSERT)
 			ret = packets_insert(my, b, cid, bid, reason, rlen);
-		else if (method == PKT_BULK)
+		else if (method == PKT_BULK && server_bulk(my))
 			ret = packets_bulk(my, b, cid, bid, reason, rlen);
 		else
 			ret = packets_infile(my, b, cid, bid, reason, rlen);

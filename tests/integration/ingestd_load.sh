@@ -118,8 +118,8 @@ $MK corrupt knownorphan "$2" "$2.o" && mv "$2.o" "$2"
 equal "  the copy has a packet out of seq order" "$(sqlite3 "$1" "SELECT
     COUNT(*) > 0 FROM packets a JOIN packets b ON a.flow_id = b.flow_id
     AND a.seq < b.seq AND a.rowid > b.rowid")" 1
-$ING load "$T"/d/*.sqlite >"$T/outd" 2>&1
-equal "shuffled rows, a known orphan flow: 4 loaded" \
+$ING -P infile load "$T"/d/*.sqlite >"$T/outd" 2>&1
+equal "-P infile, shuffled rows, a known orphan flow: 4 loaded" \
     "$(grep -c ': loaded ' "$T/outd")" 4
 equal "  the same packets" "$(pdigest dave)" "$(pdigest alice)"
 $MK corrupt dupseq "$T/a/$(ls "$T/a" | head -1)" "$T/dup.sqlite"
