@@ -1226,11 +1226,10 @@ validate_batch(struct batch *b, const char *path, const char *uploader,
 	sqlite3_close(b->db);
 	b->db = NULL;
 	if (!quiet)
-		log_debug("%s: validated in %" PRIu64 " ms: integrity %"
-		    PRIu64 ", schema and meta %" PRIu64 ", flows %" PRIu64
-		    ", packets %" PRIu64, path, (mono_us() - t0) / 1000,
-		    (t1 - t0) / 1000, (t2 - t1) / 1000, (t3 - t2) / 1000,
-		    (t4 - t3) / 1000);
+		log_debug("%s: validated in %.1f ms: integrity %.1f, "
+		    "schema and meta %.1f, flows %.1f, packets %.1f", path,
+		    (mono_us() - t0) / 1e3, (t1 - t0) / 1e3, (t2 - t1) / 1e3,
+		    (t3 - t2) / 1e3, (t4 - t3) / 1e3);
 	return 0;
 bad:
 	if (timed_out(b->db)) {
