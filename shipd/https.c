@@ -49,6 +49,8 @@
 
 #include "https.h"
 
+volatile sig_atomic_t	https_resolving;
+
 #define CONNECT_S	30		/* s to connect and shake hands */
 #define LOW_SPEED	1024		/* B/s of body the deadline allows */
 #define EXPECT_MIN	(1024 * 1024)	/* Expect: 100-continue above it */
@@ -291,6 +293,7 @@ conn_open(struct https *h)
 {
 	struct addrinfo	 hints, *res, *ai;
 	struct pollfd	 pfd;
+	sigset_t	 omask;
 	socklen_t	 sl;
 	int64_t		 until = now_ms() + CONNECT_S * 1000, left;
 	int		 fd = -1, e = 0, r, one = 1;
@@ -298,7 +301,24 @@ conn_open(struct https *h)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if ((r = getaddrinfo(h->host, h->port, &hints, &res)) != 0) {
+	/*
+	 * A name's look-up cannot be cut short: glibc's resolver resumes
+	 * its waits after a signal, and a name server that does not
+	 * answer holds it for its timeout times its attempts (10 s and
+	 * more).  Nothing of the request has been sent yet, so the
+	 * caller's stop signal is let in meanwhile, and its handler, seeing
+	 * https_resolving, ends the process there and then.
+	 */
+	if (h->masked && !h->numeric) {
+		https_resolving = 1;
+		sigprocmask(SIG_SETMASK, &h->waitmask, &omask);
+	}
+	r = getaddrinfo(h->host, h->port, &hints, &res);
+	if (h->masked && !h->numeric) {
+		sigprocmask(SIG_SETMASK, &omask, NULL);
+		https_resolving = 0;
+	}
+	if (r != 0) {
 		snprintf(h->why, sizeof(h->why), "resolve %s: %s", h->host,
 		    gai_strerror(r));
 		return -1;

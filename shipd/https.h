@@ -35,6 +35,9 @@ struct https_head {
 	long		 retry_after;	/* s; 0 none or not seconds */
 };
 
+/* Set while a request looks its host's name up under the caller's mask. */
+extern volatile sig_atomic_t	https_resolving;
+
 struct https	*https_new(const char *, const char *, const char *,
 		    const char *, int, char *, size_t);
 int		 https_request(struct https *, const char *, const char *,

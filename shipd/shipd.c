@@ -28,6 +28,7 @@
 
 #include "proto.h"
 #include "shipd.h"
+#include "https.h"
 
 #define DEFAULT_CONF	"/usr/local/etc/vbs.conf"
 #define RESCAN_MS	(60 * 1000)	/* a rescan even when nothing woke us */
@@ -41,14 +42,27 @@ static volatile sig_atomic_t	 give_up;	/* the upload under way */
  * the next one at once, never only when that wait's time is up.
  */
 static sigset_t			 waitmask;
+static int			 foreground;	/* -d: stderr is the log */
 
 /*
  * The first signal lets the upload under way finish and asks for one
- * last pass; a second skips the pass and gives that upload up.
+ * last pass; a second skips the pass and gives that upload up.  One
+ * that comes while the server's name is being looked up (the only time
+ * it is let in outside a wait; see conn_open in https.c) ends shipd at
+ * once: nothing has been sent, the batch stays in the outbox, and the
+ * look-up could hold shipd past vbsd's stop_grace.
  */
 static void
 on_signal(int sig)
 {
+	static const char msg[] = "shipd: stopped while looking up the "
+	    "server's name\n";
+
+	if (https_resolving) {
+		if (foreground)
+			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		_exit(EXIT_INPUT);
+	}
 	if (++got_stop > 1)
 		give_up = 1;
 	(void)sig;
@@ -311,6 +325,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init("shipd", debug || checkonly, verbose);
+	foreground = debug;
 
 	if ((conf = conf_load(cfile, errbuf, sizeof(errbuf))) == NULL)
 		errx(EXIT_CONFIG, "%s", errbuf);

@@ -11,6 +11,10 @@
 #   4. A server that never answers, a first SIGTERM in the wait and the
 #      second in the gap before the next wait: shipd ends at once, not
 #      after the 60 s a silent server is allowed; the batch is kept.
+#   5. A name server that never answers (in a network and mount
+#      namespace of the test's: loopback only, its own resolv.conf):
+#      SIGTERM while shipd looks the server's name up ends it at once,
+#      not after the resolver's 10 s; the batch is kept.
 # 3 and 4 put the signal in that gap with tests/tools/raise_in_wait.c,
 # loaded with LD_PRELOAD.
 
@@ -126,6 +130,63 @@ kill -9 "$SHIPD_PID" 2>/dev/null
 fx_shipd_stop
 odd_stop
 equal "a silent server: the batch kept" "$(outbox_ids "$OB")" "d4 "
+# -- 5. a silent name server.  shipd runs in a namespace where only
+# loopback exists and resolv.conf names 127.0.0.1, where a UDP socket
+# takes the queries and never answers (bounded: 30 s).
+if command -v unshare >/dev/null 2>&1; then
+	OB=$T/outbox-dns
+	odd_outbox "$OB" n5
+	URL=https://vbs-silent-dns.test:4443
+	fx_shipd_conf odd "$OB"
+	printf 'nameserver 127.0.0.1\noptions timeout:5 attempts:2\n' \
+	    >"$T/resolv.conf"
+	cat >"$T/dns.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+s.settimeout(1)
+end = time.monotonic() + 30
+while time.monotonic() < end:
+    try:
+        s.recvfrom(512)
+    except socket.timeout:
+        continue
+    with open(sys.argv[1], "a") as f:
+        f.write("query\n")
+PY
+	rm -f "$T/dns-queries"
+	unshare -m -n sh -c '
+		ip link set lo up &&
+		mount --bind "$1" /etc/resolv.conf &&
+		python3 "$2" "$3" &
+		echo $! >"$3.pid"
+		sleep 0.5
+		exec "$4" -d -v -f "$5"' sh "$T/resolv.conf" "$T/dns.py" \
+	    "$T/dns-queries" "$BIN/shipd" "$T/shipd-odd.conf" \
+	    >>"$T/shipd-dns.log" 2>&1 &
+	SHIPD_PID=$!
+	wait_for 10 test -s "$T/dns-queries"
+	check "a silent name server: shipd is looking the name up" \
+	    test -s "$T/dns-queries"
+	sleep 1
+	t0=$(ms)
+	kill -TERM "$SHIPD_PID"
+	wait_for 5 gone "$SHIPD_PID"
+	t1=$(ms)
+	check "SIGTERM during the look-up: shipd ends within 2 s" \
+	    [ $((t1 - t0)) -le 2000 ]
+	diag "shipd gone $((t1 - t0)) ms after SIGTERM"
+	check "... and says why" grep -q "stopped while looking up" \
+	    "$T/shipd-dns.log"
+	equal "... the batch kept" "$(outbox_ids "$OB")" "n5 "
+	wait "$SHIPD_PID" 2>/dev/null
+	SHIPD_PID=
+	kill "$(cat "$T/dns-queries.pid")" 2>/dev/null
+else
+	skip "a silent name server" "no unshare"
+fi
+
 check "shipd was never killed by its sandbox" \
     sh -c "! grep -q -i 'bad system call' '$T'/shipd-*.log"
 exit 0
+
