@@ -36,7 +36,8 @@
 # a flush) for each layout tried, and what typical researcher queries
 # cost on each: one flow's packets in order, a long flow's, and a packet
 # size histogram by application.
-# Targets: the default (bulk) >= 0.8 x ceiling; <= 19 B per packet (original: 38.6 B).
+# Targets: the default (bulk) >= 0.8 x ceiling; <= 19 B per packet
+# (original: 38.6 B).
 # BENCH_PACKETS (default 1000000) sets the size.  The batches are
 # synthetic (ingestd_mkbatch.py: 20 packets a flow, 50,000 packets a
 # batch); BENCH_SOURCE=mkbig makes them instead as a volunteer's flowd
