@@ -12,7 +12,11 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
+#include <netinet/in.h>
+
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +48,120 @@ db_latest_version(void)
 }
 
 /*
+ * MariaDB Connector/C reads a boolean key written without a value as
+ * false, where MySQL's own tools read it as true: a bare
+ * "ssl-verify-server-cert", as MySQL's manual writes it, turns the
+ * check of the server's name off without a word.  So such a line in a
+ * group the connector reads ([client], [client-server],
+ * [client-mariadb], [ingestd]) is refused, by its number.  (Files it
+ * !includes are not looked into; tls_checked() below catches the effect
+ * whatever caused it.)
+ */
+static int
+optfile_lint(const char *optfile, char *err, size_t errlen)
+{
+	static const char key[] = "ssl-verify-server-cert";
+	char	 line[1024], *p;
+	FILE	*fp;
+	size_t	 i;
+	int	 n = 0, bad = 0, ours = 0;
+
+	if ((fp = fopen(optfile, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", optfile, strerror(errno));
+		return -1;
+	}
+	while (!bad && fgets(line, sizeof(line), fp) != NULL) {
+		n++;
+		for (p = line; isspace((unsigned char)*p); p++)
+			;
+		if (*p == '[') {
+			p[strcspn(p, "]")] = '\0';
+			ours = strcmp(p, "[client") == 0 ||
+			    strcmp(p, "[client-server") == 0 ||
+			    strcmp(p, "[client-mariadb") == 0 ||
+			    strcmp(p, "[ingestd") == 0;
+			continue;
+		}
+		if (!ours)
+			continue;
+		for (i = 0; i < sizeof(key) - 1; i++)
+			if (p[i] != key[i] && !(key[i] == '-' && p[i] == '_'))
+				break;
+		if (i < sizeof(key) - 1)
+			continue;
+		for (p += i; *p == ' ' || *p == '\t'; p++)
+			;
+		bad = *p == '\0' || *p == '\n' || *p == '\r' || *p == '#';
+	}
+	fclose(fp);
+	if (bad) {
+		snprintf(err, errlen, "%s line %d: ssl-verify-server-cert "
+		    "without a value turns the check off in MariaDB "
+		    "Connector/C: write ssl-verify-server-cert=1", optfile, n);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is the connection's peer on this host (a Unix socket or loopback)? */
+static int
+peer_is_local(MYSQL *my)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	const struct in6_addr	*a6;
+	const unsigned char	*a;
+
+	if (getpeername(mysql_get_socket(my), (struct sockaddr *)&ss,
+	    &len) == -1)
+		return 0;
+	switch (ss.ss_family) {
+	case AF_UNIX:
+		return 1;
+	case AF_INET:
+		a = (const unsigned char *)
+		    &((struct sockaddr_in *)&ss)->sin_addr;
+		return a[0] == 127;
+	case AF_INET6:
+		a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+/*
+ * MySQL on another host is reached only over TLS with its certificate
+ * checked (ssl-ca and ssl-verify-server-cert=1): the session carries
+ * the password's exchange and every volunteer's flows, and anyone on
+ * the path could read them in clear, or pose as the server to an
+ * unchecked TLS.  On this host (a Unix socket, loopback) nothing is
+ * asked.
+ */
+static int
+tls_checked(MYSQL *my, const char *optfile, char *err, size_t errlen)
+{
+	my_bool	verify = 0;
+
+	if (peer_is_local(my))
+		return 0;
+	if (mysql_get_ssl_cipher(my) == NULL) {
+		snprintf(err, errlen, "%s: MySQL is on another host and the "
+		    "connection is not TLS: add ssl-ca=FILE and "
+		    "ssl-verify-server-cert=1 to [client]", optfile);
+		return -1;
+	}
+	if (mysql_get_optionv(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
+	    &verify) != 0 || !verify) {
+		snprintf(err, errlen, "%s: MySQL is on another host and its "
+		    "certificate's name is not checked: add "
+		    "ssl-verify-server-cert=1 to [client]", optfile);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Connect as the option file says.  The session is made strict (a value
  * that does not fit is an error, never a silent truncation), in UTC,
  * READ COMMITTED (no gap locks between loaders of different batches),
@@ -63,10 +181,8 @@ db_connect(const char *optfile, unsigned int timeout, char *err,
 	unsigned int	 connect_timeout = timeout > 0 ? timeout : 30;
 	my_bool		 on = 1;
 
-	if (access(optfile, R_OK) == -1) {
-		snprintf(err, errlen, "%s: %s", optfile, strerror(errno));
+	if (optfile_lint(optfile, err, errlen) == -1)
 		return NULL;
-	}
 	if ((my = mysql_init(NULL)) == NULL) {
 		snprintf(err, errlen, "mysql_init: out of memory");
 		return NULL;
@@ -84,6 +200,10 @@ db_connect(const char *optfile, unsigned int timeout, char *err,
 	    NULL) {
 		snprintf(err, errlen, "%s: cannot connect: %s", optfile,
 		    mysql_error(my));
+		mysql_close(my);
+		return NULL;
+	}
+	if (tls_checked(my, optfile, err, errlen) == -1) {
 		mysql_close(my);
 		return NULL;
 	}

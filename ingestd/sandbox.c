@@ -34,7 +34,8 @@
  * Both: the spool's files (SQLite's too: its journal and temporary
  * files, getcwd and readlink to make a full path of a relative or
  * linked spool), the MySQL connection (the connector reads the option
- * file again with access() and asks uname() at each connection),
+ * file again with access() and asks uname() at each connection;
+ * getpeername tells db.c whether MySQL is on this host),
  * syslog, and glibc's look-up of a MySQL host's name (a bound netlink
  * socket to sort its addresses, sendmmsg for the A and AAAA questions).
  * glibc calls access, unlink, rename and readlink by those names here.
@@ -44,7 +45,7 @@
 	"unlinkat", "rename", "renameat", "fsync", "fdatasync", \
 	"ftruncate", "getdents64", "getcwd", "readlink", "uname", \
 	"connect", "bind", "sendmmsg", "setsockopt", "getsockopt", \
-	"getsockname"
+	"getsockname", "getpeername"
 
 static const char *const receiver_syscalls[] = {
 	INGESTD_COMMON,

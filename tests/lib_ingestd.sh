@@ -10,6 +10,9 @@
 #		MariaDB in DIR/db, database vbs, DIR/my.cnf, DIR/vbs.conf
 #		(ING_CONF) serving LISTEN with DIR/tls/server.{crt,key} and
 #		the spool DIR/spool, migrated; non-zero with diagnostics
+#	ingestd_grant ACCOUNT [receiver] the least-privilege grants of
+#		ingestd.8 to ACCOUNT (user@host): a loader's, and with
+#		"receiver" also the receiver's
 #	ingestd_enroll_cmd DIR		 ENROLL, the enrolment command
 #	ingestd_enroll URL CA OUT LOG [CMD...]
 #		a token, then ENROLL (run through CMD, e.g. a namespace)
@@ -47,6 +50,16 @@ ingestd_setup() {
 		sed 's/^/#   /' "$_igd/migrate.log"
 		return 1
 	fi
+}
+
+ingestd_grant() {
+	mdb "GRANT SELECT, INSERT ON vbs.clients TO $1;
+GRANT SELECT, INSERT ON vbs.batches TO $1;
+GRANT SELECT, INSERT, UPDATE ON vbs.flows TO $1;
+GRANT INSERT ON vbs.packet_chunks TO $1;
+GRANT SELECT ON vbs.schema_version TO $1;" || return 1
+	[ "${2:-}" != receiver ] ||
+	    mdb "GRANT SELECT, UPDATE ON vbs.enroll_tokens TO $1"
 }
 
 # The enrolment command: vbsctl's, or one built in DIR from init/enroll.c

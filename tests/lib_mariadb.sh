@@ -1,7 +1,9 @@
 # tests/lib_mariadb.sh: a private MariaDB server for tests and benches.
 # Sourced after tests/lib.sh, never run.  The server lives in a temporary
-# directory, listens only on a Unix socket (--skip-networking) and is
-# never the system instance: nothing here reads /etc/mysql (--no-defaults).
+# directory, listens on a Unix socket (else --skip-networking; when the
+# caller sets MDB_PORT, also on TCP port MDB_PORT of MDB_ADDR, 127.0.0.1
+# unless set, in the network namespace MDB_NETNS if set) and is never
+# the system instance: nothing here reads /etc/mysql (--no-defaults).
 #
 #	mariadb_available || { skip ...; exit 0; }
 #	mariadb_start DIR [mariadbd options...]	 MDB_SOCK, MDB_DIR set
@@ -37,8 +39,12 @@ mariadb_start() {
 		tail -5 "$MDB_DIR/install.log" | sed 's/^/#   /'
 		return 1
 	fi
-	mariadbd --no-defaults --datadir="$MDB_DIR/data" \
-	    --socket="$MDB_SOCK" --skip-networking $_u \
+	_net=--skip-networking _in=
+	[ -n "${MDB_PORT:-}" ] &&
+	    _net="--bind-address=${MDB_ADDR:-127.0.0.1} --port=$MDB_PORT"
+	[ -n "${MDB_NETNS:-}" ] && _in="ip netns exec $MDB_NETNS"
+	$_in mariadbd --no-defaults --datadir="$MDB_DIR/data" \
+	    --socket="$MDB_SOCK" $_net $_u \
 	    --pid-file="$MDB_DIR/mysqld.pid" --tmpdir="$MDB_DIR/tmp" \
 	    --log-error="$MDB_DIR/error.log" --innodb-buffer-pool-size=256M \
 	    "$@" >/dev/null 2>&1 &

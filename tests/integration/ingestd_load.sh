@@ -10,7 +10,7 @@
 # enough to read.
 
 . "$(dirname "$0")/../lib.sh"
-. "$TOP/tests/lib_mariadb.sh"
+. "$TOP/tests/lib_ingestd.sh"
 
 if ! mariadb_available; then
 	skip "ingestd load" "no mariadbd"; exit 0
@@ -200,16 +200,8 @@ check "  and the log says so" grep -q 'carol.full: not quarantined' "$T/full.log
 rm -f "$S"/quarantine/carol.full* "$S"/claim/carol.full~*
 
 # -- the least-privilege account of ingestd.8 loads (and migrate needs more)
-# grant_ingest USER: the grants of ingestd.8, to USER@localhost
-grant_ingest() {
-	mdb "GRANT SELECT, INSERT ON vbs.clients TO $1@localhost;
-GRANT SELECT, INSERT ON vbs.batches TO $1@localhost;
-GRANT SELECT, INSERT, UPDATE ON vbs.flows TO $1@localhost;
-GRANT INSERT ON vbs.packet_chunks TO $1@localhost;
-GRANT SELECT ON vbs.schema_version TO $1@localhost;"
-}
 mdb "CREATE USER ingest@localhost IDENTIFIED BY 'pw'"
-grant_ingest ingest
+ingestd_grant ingest@localhost
 mariadb_optfile "$T/ingest.cnf" vbs ingest pw
 cp "$T"/c/*.sqlite "$S/incoming/"
 $BIN/ingestd -m "$T/ingest.cnf" -d -s "$S" -w 1 -x -k serve >"$T/lp.log" 2>&1
@@ -232,7 +224,7 @@ DROP TABLE vbs.sv_save"
 if mdb "INSTALL SONAME 'auth_ed25519'" 2>/dev/null; then
 	mdb "CREATE USER ingest2@localhost IDENTIFIED VIA ed25519
 	    USING PASSWORD('pw')"
-	grant_ingest ingest2
+	ingestd_grant ingest2@localhost
 	mariadb_optfile "$T/ingest2.cnf" vbs ingest2 pw
 	rm -f "$S"/done/*
 	cp "$T"/c/*.sqlite "$S/incoming/"
