@@ -29,6 +29,9 @@
 #   insert    the same with -P insert (multi-row prepared INSERTs)
 #   bulk      the same with -P bulk (MariaDB array-bound INSERT), the
 #             default
+#   packet path  for infile and bulk, ingestd's own time for the chunk
+#             rows in those runs (the packets phases of its -v log,
+#             summed), and again with each batch's whole commit added
 #
 # Beside each rate, the CPU seconds MariaDB spent on the best run
 # (from /proc; the wall clock of a shared machine is noisy, this less).
@@ -180,13 +183,30 @@ ceiling_rows() {
 	rate "$NP" "$t0" "$t1"
 }
 
+# packet_path LOG: from ingestd -v's per-batch log, the rate of its
+# packet path (the packets phases summed: the fast path the issue asks
+# for), then the same with each batch's whole commit (flows' and the
+# ledger's too) added, since the ceiling's LOAD DATA commits its rows.
+packet_path() {
+	awk -v np="$NP" '/: loaded as batch .* ms: / {
+		for (i = 1; i <= NF; i++) {
+			if ($i == "packets") p += $(i + 1)
+			if ($i == "commit") c += $(i + 1) } }
+	    END { if (p) printf "%.0f %.0f\n", np / (p / 1000),
+		np / ((p + c) / 1000) }' "$1"
+}
+
+# ingest METHOD: a whole load's packets/s; the packet path's two rates
+# go to $T/pp.METHOD.
 ingest() {
 	reset
 	c0=$(srv_cpu); t0=$(now)
-	$LOAD -P "$1" load "$T"/b/*.sqlite >/dev/null || echo "load failed" >&2
+	$LOAD -v -P "$1" load "$T"/b/*.sqlite 2>"$T/v.log" >/dev/null ||
+	    echo "load failed" >&2
 	t1=$(now); c1=$(srv_cpu)
 	[ "$(q 'SELECT COUNT(*) FROM packets')" = "$NP" ] ||
 	    echo "$1: wrong count" >&2
+	packet_path "$T/v.log" >>"$T/pp.$1"
 	r=$(rate "$NP" "$t0" "$t1"); cpu_note "$1" "$r" "$c0" "$c1"; echo "$r"
 }
 
@@ -228,6 +248,15 @@ for m in infile bulk insert; do
 	    "$(ratio_full "$(best $L)")" "$(ratio_rows "$(best $L)")" \
 	    "$(cpu_of "$m" "$(best $L)")" "$L"
 done
+# The packet path alone, beside the same ceiling, best of the same runs.
+for m in infile bulk; do
+	P=$(echo $(cut -d' ' -f1 "$T/pp.$m"))
+	PC=$(echo $(cut -d' ' -f2 "$T/pp.$m"))
+	printf 'ingestd -P %-6s packet path alone (its packets phases summed): %s packets/s = %s x ceiling (runs: %s)\n' \
+	    "$m:" "$(best $P)" "$(ratio "$(best $P)")" "$P"
+	printf '  with every commit added: %s packets/s = %s x ceiling (runs: %s)\n' \
+	    "$(best $PC)" "$(ratio "$(best $PC)")" "$PC"
+done
 # serve: the deployed form, its default two workers on one spool, and
 # its default way of sending packets.
 served() {
@@ -245,10 +274,6 @@ echo "ingestd serve -w 2 (bulk): $(best $W) packets/s = $(ratio "$(best $W)") x 
 # batch N + 1 in a second thread while batch N loads: the two columns
 # overlap, and each is slowed by the other on a machine of few cores.
 reset
-# The packets column alone, summed, is the rate of ingestd's packet path
-# (the fast path the issue asks for) beside the same ceiling; the
-# ceiling's LOAD DATA commits its rows, so that rate is given again with
-# every batch's whole commit (flows' and ledger's too) counted in it.
 $LOAD -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk -v np="$NP" -v c="$c" '
 	/: validated in / { for (i = 1; i <= NF; i++) {
 		if ($i == "in") vt += $(i + 1); if ($i == "integrity") vi += $(i + 1)
@@ -259,9 +284,7 @@ $LOAD -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk -v np="$NP" -v c="$c" '
 		if ($i == "packets") p += $(i + 1); if ($i == "commit") cm += $(i + 1)
 	} n++ }
 	END { if (nv) printf "ingestd checks per batch (ms, mean of %d): %.1f: integrity %.1f, schema and meta %.1f, flows %.1f, packets %.1f\n", nv, vt/nv, vi/nv, vm/nv, vf/nv, vp/nv
-	      if (n) printf "ingestd load per batch (ms, mean of %d): ledger %.1f, flows %.1f, packets %.1f, commit %.1f\n", n, l/n, f/n, p/n, cm/n
-	      if (p) printf "ingestd packet path alone (the packets column summed): %.0f packets/s = %.2f x ceiling\n", np / (p / 1000), np / (p / 1000) / c
-	      if (p) printf "  with every commit added: %.0f packets/s = %.2f x ceiling\n", np / ((p + cm) / 1000), np / ((p + cm) / 1000) / c }'
+	      if (n) printf "ingestd load per batch (ms, mean of %d): ledger %.1f, flows %.1f, packets %.1f, commit %.1f\n", n, l/n, f/n, p/n, cm/n }'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== bytes per packet ($NP packets; original VBS: 38.6 B; target <= 19 B)"
