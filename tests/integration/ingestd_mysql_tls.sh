@@ -5,7 +5,8 @@
 # names (ingestd/db.c).  Loader workers and the receiver connect from
 # inside their sandboxes (Landlock and the seccomp lists of
 # ingestd/sandbox.c), where the connector's TLS, the name look-up and
-# reading the CA must all still work.  What would let someone on the
+# reading the CA (and a client certificate and key, for an account that
+# asks one) must all still work.  What would let someone on the
 # path read or pose as MySQL is refused, says why, and loads nothing:
 # no TLS, TLS whose name is not checked, a bare ssl-verify-server-cert
 # (which MariaDB Connector/C reads as "off"), a CA that did not sign the
@@ -41,24 +42,34 @@ tls_make "$T/tls" DNS:mysql.vbs.test IP:198.18.7.1 ||
 MDB_NETNS=$NS MDB_ADDR=198.18.7.1,127.0.0.1 MDB_PORT=3306
 mariadb_start "$T/db" --innodb-flush-log-at-trx-commit=2 \
     --ssl-cert="$T/tls/server.crt" --ssl-key="$T/tls/server.key" \
-    --skip-name-resolve || { not_ok "$N: mariadb with TLS"; exit 1; }
+    --ssl-ca="$T/tls/ca.crt" --skip-name-resolve || { not_ok "$N: mariadb with TLS"; exit 1; }
 trap cleanup EXIT
-# ing must use TLS; plain need not (for the refusals of no TLS at all)
+# ing must use TLS; plain need not (for the refusals of no TLS at all);
+# cert must show a certificate of the test CA's for vbs-ingest
 mdb "CREATE DATABASE vbs;
     CREATE USER ing@'%' IDENTIFIED BY 'pw' REQUIRE SSL;
-    CREATE USER plain@'%' IDENTIFIED BY 'pw'" ||
+    CREATE USER plain@'%' IDENTIFIED BY 'pw';
+    CREATE USER cert@'%' IDENTIFIED BY 'pw' REQUIRE SUBJECT
+    '/CN=vbs-ingest' AND ISSUER '/CN=VBS test CA'" ||
     { not_ok "$N: database and accounts"; exit 1; }
 mariadb_optfile "$T/root.cnf" vbs
 $ING -m "$T/root.cnf" migrate >"$T/migrate.log" 2>&1 ||
     { not_ok "$N: migrate"; exit 1; }
-for a in "ing@'%'" "plain@'%'"; do
+for a in "ing@'%'" "plain@'%'" "cert@'%'"; do
 	ingestd_grant "$a" receiver || { not_ok "$N: grants"; exit 1; }
 done
 
-# The option files, and the CA beside them (the one directory outside
-# /etc and /usr that the sandbox lets ingestd read).
+# The option files, the CA and the client's certificate beside them
+# (the one directory outside /etc and /usr that the sandbox lets
+# ingestd read).
 mkdir -p "$T/etc"
 cp "$T/tls/ca.crt" "$T/tls/other-ca.crt" "$T/etc/"
+( cd "$T/etc" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout client.key -out client.csr -subj /CN=vbs-ingest &&
+    openssl x509 -req -in client.csr -CA "$T/tls/ca.crt" \
+    -CAkey "$T/tls/ca.key" -CAcreateserial -out client.crt -days 2 ) \
+    >"$T/client-cert.log" 2>&1 || { not_ok "$N: client certificate"; exit 1; }
 optfile() { # NAME HOST USER [LINES...]
 	_f=$T/etc/$1.cnf _h=$2 _u=$3
 	shift 3
@@ -76,6 +87,11 @@ optfile other-name other.vbs.test ing "ssl-ca=$T/etc/ca.crt" \
     ssl-verify-server-cert=1
 optfile bare mysql.vbs.test ing "ssl-ca=$T/etc/ca.crt" \
     ssl-verify-server-cert
+optfile cert mysql.vbs.test cert "ssl-ca=$T/etc/ca.crt" \
+    ssl-verify-server-cert=1 "ssl-cert=$T/etc/client.crt" \
+    "ssl-key=$T/etc/client.key"
+optfile no-cert mysql.vbs.test cert "ssl-ca=$T/etc/ca.crt" \
+    ssl-verify-server-cert=1
 optfile unchecked mysql.vbs.test ing "ssl-ca=$T/etc/ca.crt"
 optfile no-tls mysql.vbs.test plain
 optfile loopback 127.0.0.1 plain
@@ -125,12 +141,24 @@ refused other-name 'TLS/SSL error'
 refused bare 'bare.cnf line 7: ssl-verify-server-cert without a value'
 refused unchecked "certificate's name is not checked"
 refused no-tls 'the connection is not TLS'
+# (the account below is MariaDB's to refuse without its certificate)
+refused no-cert 'Access denied'
 # -- on loopback, TCP without TLS is this host's own business
 cp "$T"/c/*.sqlite "$S/incoming/"
 $IN $ING -m "$T/etc/loopback.cnf" -d -s "$S" -w 1 -x serve \
     >"$T/loopback.log" 2>&1
 equal "loopback: loads without TLS (exit 0)" "$?" 0
 equal "  the batch" "$(batches)" 5
+
+# -- an account that wants a client certificate: the worker reads its
+# certificate and key in the sandbox
+$MK make "$T/d" --client tls3 --batches 1 --flows 20 --packets 400 \
+    --seed 5 >/dev/null || { not_ok "$N: batches"; exit 1; }
+cp "$T"/d/*.sqlite "$S/incoming/"
+$IN $ING -m "$T/etc/cert.cnf" -d -s "$S" -w 1 -x serve \
+    >"$T/cert.log" 2>&1
+equal "client certificate: loads (exit 0)" "$?" 0
+equal "  the batch" "$(batches)" 6
 
 # -- the receiver: enrolment and an upload ask MySQL, over TLS, by name
 PORT=$(free_port)
@@ -155,7 +183,7 @@ fx_batches "$T/br" "${CID_r:-x}" 1 || { not_ok "$N: batches"; exit 1; }
 set -- "$T"/br/*.sqlite
 equal "  and takes its upload (201)" \
     "$(put -u "$CID_r:$(secret r)" -- "$(id_of "$1")" "$1")" 201
-loaded() { [ "$(batches)" = 6 ]; }
+loaded() { [ "$(batches)" = 7 ]; }
 check "  which its worker loads" wait_for 20 loaded
 fx_serve_stop
 check "  no process of serve died" sh -c "! grep -q 'died' '$T/serve.log'"
