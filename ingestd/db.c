@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 
@@ -48,6 +49,11 @@ db_latest_version(void)
 }
 
 /*
+ * Is the option file fit to use?  ingestd checks it at start (a
+ * configuration error), db_connect() at each connection (it may have
+ * changed).  It is refused if users other than its owner and group may
+ * read it, or others than its owner change it.
+ *
  * MariaDB Connector/C reads a boolean key written without a value as
  * false, where MySQL's own tools read it as true: a bare
  * "ssl-verify-server-cert", as MySQL's manual writes it, turns the
@@ -57,10 +63,11 @@ db_latest_version(void)
  * !includes are not looked into; tls_checked() below catches the effect
  * whatever caused it.)
  */
-static int
-optfile_lint(const char *optfile, char *err, size_t errlen)
+int
+db_optfile_check(const char *optfile, char *err, size_t errlen)
 {
 	static const char key[] = "ssl-verify-server-cert";
+	struct stat	 st;
 	char	 line[1024], *p;
 	FILE	*fp;
 	size_t	 i;
@@ -68,6 +75,16 @@ optfile_lint(const char *optfile, char *err, size_t errlen)
 
 	if ((fp = fopen(optfile, "re")) == NULL) {
 		snprintf(err, errlen, "%s: %s", optfile, strerror(errno));
+		return -1;
+	}
+	/* It holds the MySQL password: as shipd's credentials, kept close. */
+	if (fstat(fileno(fp), &st) == -1 ||
+	    (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
+		snprintf(err, errlen, "%s: mode %03o: other users may read "
+		    "or change it, and the MySQL password in it: chmod 600 "
+		    "(or 640 for a group)", optfile,
+		    (unsigned)(st.st_mode & 0777));
+		fclose(fp);
 		return -1;
 	}
 	while (!bad && fgets(line, sizeof(line), fp) != NULL) {
@@ -181,7 +198,7 @@ db_connect(const char *optfile, unsigned int timeout, char *err,
 	unsigned int	 connect_timeout = timeout > 0 ? timeout : 30;
 	my_bool		 on = 1;
 
-	if (optfile_lint(optfile, err, errlen) == -1)
+	if (db_optfile_check(optfile, err, errlen) == -1)
 		return NULL;
 	if ((my = mysql_init(NULL)) == NULL) {
 		snprintf(err, errlen, "mysql_init: out of memory");

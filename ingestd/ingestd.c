@@ -620,6 +620,12 @@ main(int argc, char **argv)
 	    "bulk" : "infile");
 		return EXIT_OK;
 	}
+	/* A configuration error: said once, where the admin sees it. */
+	if (db_optfile_check(o.optfile, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ingestd: %s\n", err);
+		conf_free(conf);
+		return EXIT_CONFIG;
+	}
 	/* load and migrate are commands: their messages go to stderr. */
 	log_init("ingestd", o.foreground || strcmp(cmd, "serve") != 0,
 	    o.verbose);

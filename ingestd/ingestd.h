@@ -152,6 +152,7 @@ int	 load_batch(MYSQL *, struct batch *, enum pkt_method, const char *,
 extern uint64_t	load_packet_rows;	/* rows sent, for -v statistics */
 
 /* db.c */
+int	 db_optfile_check(const char *, char *, size_t);
 MYSQL	*db_connect(const char *, unsigned int, char *, size_t);
 int	 db_migrate(MYSQL *, char *, size_t);
 int	 db_check_version(MYSQL *, int, char *, size_t);

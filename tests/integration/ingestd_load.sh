@@ -203,6 +203,13 @@ rm -f "$S"/quarantine/carol.full* "$S"/claim/carol.full~*
 mdb "CREATE USER ingest@localhost IDENTIFIED BY 'pw'"
 ingestd_grant ingest@localhost
 mariadb_optfile "$T/ingest.cnf" vbs ingest pw
+# -- the option file holds the password: others may not read it
+chmod 644 "$T/ingest.cnf"
+$BIN/ingestd -m "$T/ingest.cnf" load "$T"/c/*.sqlite >"$T/out" 2>&1
+equal "an option file others may read is refused (exit 78)" "$?" 78
+check "  saying so" grep -q 'ingest.cnf: mode 644: other users may read' \
+    "$T/out"
+chmod 640 "$T/ingest.cnf"
 cp "$T"/c/*.sqlite "$S/incoming/"
 $BIN/ingestd -m "$T/ingest.cnf" -d -s "$S" -w 1 -x -k serve >"$T/lp.log" 2>&1
 equal "least-privilege account loads" "$(ls "$S/done" | wc -l)" 2
