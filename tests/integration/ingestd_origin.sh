@@ -45,8 +45,12 @@ ip -n "$NS" -batch "$T/addrs" || { not_ok "$N: addresses"; exit 1; }
 
 tls_make "$T/tls" || { not_ok "$N: test CA"; exit 1; }
 PORT=$(free_port)
-ingestd_setup "$T" "[::]:$PORT" "timeout = 30s" ||
-	{ not_ok "$N: mariadb and ingestd migrate"; exit 1; }
+ingestd_setup "$T" "[::]:$PORT" "timeout = 30s"
+_rc=$?
+# mariadb_start set its own EXIT trap: ours again, or the namespace and
+# $T are left behind
+trap cleanup EXIT INT TERM
+[ $_rc -eq 0 ] || { not_ok "$N: mariadb and ingestd migrate"; exit 1; }
 ip netns exec "$NS" $ING -f "$ING_CONF" -d -v -w 1 serve \
     >"$T/serve.log" 2>&1 &
 SERVE=$!
