@@ -211,6 +211,7 @@ ingest() {
 	[ "$(q 'SELECT COUNT(*) FROM packets')" = "$NP" ] ||
 	    echo "$1: wrong count" >&2
 	packet_path "$T/v.log" >>"$T/pp.$1"
+	cat "$T/v.log" >>"$T/v.$1.all"
 	r=$(rate "$NP" "$t0" "$t1"); cpu_note "$1" "$r" "$c0" "$c1"; echo "$r"
 }
 
@@ -274,11 +275,11 @@ served() {
 }
 W="$(served) $(served)"
 echo "ingestd serve -w 2 (bulk): $(best $W) packets/s = $(ratio "$(best $W)") x ceiling, $(ratio_rows "$(best $W)") x rows (runs: $W)"
-# Where ingestd's time goes, per batch (its own -v log).  load checks
-# batch N + 1 in a second thread while batch N loads: the two columns
-# overlap, and each is slowed by the other on a machine of few cores.
-reset
-$LOAD -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk -v np="$NP" -v c="$c" '
+# Where ingestd's time goes, per batch, in the three bulk runs above
+# (their -v logs).  load checks batch N + 1 in a second thread while
+# batch N loads: the two columns overlap, and each is slowed by the
+# other on a machine of few cores.
+awk '
 	/: validated in / { for (i = 1; i <= NF; i++) {
 		if ($i == "in") vt += $(i + 1); if ($i == "integrity") vi += $(i + 1)
 		if ($i == "meta") vm += $(i + 1); if ($i == "flows") vf += $(i + 1)
@@ -288,7 +289,7 @@ $LOAD -v load "$T"/b/*.sqlite 2>&1 >/dev/null | awk -v np="$NP" -v c="$c" '
 		if ($i == "packets") p += $(i + 1); if ($i == "commit") cm += $(i + 1)
 	} n++ }
 	END { if (nv) printf "ingestd checks per batch (ms, mean of %d): %.1f: integrity %.1f, schema and meta %.1f, flows %.1f, packets %.1f\n", nv, vt/nv, vi/nv, vm/nv, vf/nv, vp/nv
-	      if (n) printf "ingestd load per batch (ms, mean of %d): ledger %.1f, flows %.1f, packets %.1f, commit %.1f\n", n, l/n, f/n, p/n, cm/n }'
+	      if (n) printf "ingestd load per batch (ms, mean of %d): ledger %.1f, flows %.1f, packets %.1f, commit %.1f\n", n, l/n, f/n, p/n, cm/n }' "$T/v.bulk.all"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== bytes per packet ($NP packets; original VBS: 38.6 B; target <= 19 B)"

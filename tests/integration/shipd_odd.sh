@@ -189,4 +189,3 @@ fi
 check "shipd was never killed by its sandbox" \
     sh -c "! grep -q -i 'bad system call' '$T'/shipd-*.log"
 exit 0
-
